@@ -1,0 +1,11 @@
+//! The test host for the auvik-sync plugin: builds and loads it through the Rust Extism host,
+//! serves recorded Auvik responses on loopback, and checks every call against `schemas/`.
+
+pub mod build;
+pub mod host;
+pub mod replay;
+pub mod schemas;
+pub mod session;
+
+pub use host::{CallError, HostOptions, PluginHost};
+pub use session::{recordings_dir, Session};
