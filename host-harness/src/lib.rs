@@ -4,6 +4,7 @@
 pub mod build;
 pub mod host;
 pub mod replay;
+pub mod report;
 pub mod schemas;
 pub mod session;
 
