@@ -65,19 +65,29 @@ impl<'a> AuvikClient<'a> {
 
     /// GET `path_and_query` and read the body as `T`.
     pub fn get_json<T: DeserializeOwned>(&mut self, path_and_query: &str) -> Result<T, FetchError> {
-        let mut attempts = 0;
+        self.get_json_resumable(path_and_query, &mut 0)
+    }
+
+    /// As [`Self::get_json`], with the failed attempts of this request kept by the caller, so
+    /// that a call stopped by its budget between an attempt and its retry still retries once
+    /// in the next call, and never more.
+    pub fn get_json_resumable<T: DeserializeOwned>(&mut self, path_and_query: &str, attempts: &mut u32) -> Result<T, FetchError> {
         loop {
             let response = self.send(path_and_query)?;
-            attempts += 1;
+            *attempts += 1;
             let failure = match self.check_status(path_and_query, &response) {
                 Ok(()) => match serde_json::from_slice::<T>(&response.body) {
-                    Ok(value) => return Ok(value),
+                    Ok(value) => {
+                        *attempts = 0;
+                        return Ok(value);
+                    }
                     Err(error) => (Attempt::Unreadable, self.unreadable(path_and_query, &error)),
                 },
                 Err(FetchError::Failed(error)) if response.status >= 500 => (Attempt::ServerError, FetchError::Failed(error)),
                 Err(other) => (Attempt::Final, other),
             };
-            if !should_retry(failure.0, attempts) {
+            if !should_retry(failure.0, *attempts) {
+                *attempts = 0;
                 return Err(failure.1);
             }
         }
@@ -239,6 +249,21 @@ mod tests {
         assert_eq!((result.unwrap_err().code(), sent), (Some(ErrorCode::UpstreamError), 2));
         let (result, sent) = fetch(vec![response(200, "{\"data\": ["), response(200, "{\"data\": [")], None);
         assert_eq!((result.unwrap_err().code(), sent), (Some(ErrorCode::MalformedResponse), 2));
+    }
+
+    #[test]
+    fn an_attempt_made_in_an_earlier_call_counts_toward_the_one_retry() {
+        let creds = credentials();
+        let mut transport = Scripted(vec![response(500, "")].into(), vec![]);
+        let mut attempts = 1;
+        let result = AuvikClient::new(&mut transport, &creds, None).get_json_resumable::<serde_json::Value>("/v1/tenants", &mut attempts);
+        assert_eq!(result.unwrap_err().code(), Some(ErrorCode::UpstreamError));
+        assert_eq!((transport.1.len(), attempts), (1, 0));
+
+        let mut transport = Scripted(vec![response(500, "")].into(), vec![]);
+        let mut attempts = 0;
+        let result = AuvikClient::new(&mut transport, &creds, Some(1)).get_json_resumable::<serde_json::Value>("/v1/tenants", &mut attempts);
+        assert_eq!((result.unwrap_err(), attempts), (FetchError::BudgetSpent, 1), "the failed attempt is kept for the next call");
     }
 
     #[test]

@@ -25,8 +25,17 @@ pub struct SyncInput {
     #[serde(default)]
     pub billing_period: Option<BillingPeriod>,
     /// List every device of each account with the service it counted toward or why it did not.
+    /// When a sync spans several calls, each call lists the devices it read.
     #[serde(default)]
     pub include_devices: bool,
+    /// The most HTTP requests this call may make (at least 1). When spent, the call returns
+    /// `complete: false` and a `resume_token`. Left out: no limit.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub max_requests: Option<u32>,
+    /// The `resume_token` of the previous call of this sync, given with the same input.
+    #[serde(default)]
+    pub resume_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -40,6 +49,9 @@ pub struct BillingPeriod {
     pub thru: String,
 }
 
+/// More than any MSP has tenants; a longer list is a mistake, not a sync.
+pub const MAX_ACCOUNT_IDS: usize = 50_000;
+
 /// The longest period asked of Auvik at once; its own billing screens stop at 90 days.
 pub const MAX_BILLING_DAYS: i64 = 92;
 
@@ -50,11 +62,22 @@ pub struct SyncOptions {
     pub rollup: Rollup,
     pub billing_period: Option<BillingPeriod>,
     pub include_devices: bool,
+    pub max_requests: Option<u32>,
 }
 
 impl SyncOptions {
+    /// The options that change a sync's result, as text a resume token is bound to.
+    pub fn binding_text(&self) -> String {
+        let ids = self.account_ids.as_ref().map(|ids| ids.join(","));
+        let period = self.billing_period.as_ref().map(|period| format!("{}..{}", period.from, period.thru));
+        format!("{:?}|{:?}|{:?}|{}", ids, self.rollup, period, self.include_devices)
+    }
+
     pub fn from_input(input: &SyncInput) -> Result<SyncOptions> {
         if let Some(ids) = &input.account_ids {
+            if ids.len() > MAX_ACCOUNT_IDS {
+                return Err(PluginError::invalid_input("account_ids", format!("lists {} ids; at most {MAX_ACCOUNT_IDS} are accepted", ids.len())));
+            }
             if ids.is_empty() {
                 return Err(PluginError::invalid_input("account_ids", "must name at least one account, or be left out to sync all"));
             }
@@ -82,7 +105,11 @@ impl SyncOptions {
                 ));
             }
         }
+        if input.max_requests == Some(0) {
+            return Err(PluginError::invalid_input("max_requests", "must be at least 1"));
+        }
         Ok(SyncOptions {
+            max_requests: input.max_requests,
             account_ids: input.account_ids.clone(),
             rollup: input.rollup,
             billing_period: input.billing_period.clone(),
@@ -97,12 +124,24 @@ fn short(text: &str) -> String {
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct SyncOutput {
-    /// True when every selected account has a result in `accounts`.
+    /// True when every selected account has its final result in `accounts`. When false, call
+    /// `sync` again with the same input plus `resume_token` (after `retry_after_seconds`, if given).
     pub complete: bool,
     /// One result per account, in Auvik's order; accounts asked for but not visible to this user last.
     pub accounts: Vec<AccountResult>,
-    /// What the call cost and read.
+    /// Present when `complete` is false: give it back, with the same input, to go on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_token: Option<String>,
+    /// Present when Auvik throttled the call: wait this long before resuming.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    /// Why the call stopped early, for a person: the budget, or Auvik's throttling message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
+    /// What this call cost and read.
     pub stats: SyncStats,
+    /// What the whole sync cost and read so far, across all its calls.
+    pub totals: SyncStats,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -112,6 +151,8 @@ pub enum AccountStatus {
     Ok,
     /// The account's devices could not be read; `counts` is null and `error` says why. Never billed as zero.
     Unavailable,
+    /// Not read yet; only in an output with `complete: false`.
+    Pending,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -169,7 +210,7 @@ pub struct DeviceRecord {
     pub excluded: Option<Exclusion>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SyncStats {
     /// HTTP requests this call made to Auvik.
     pub requests: u32,
@@ -195,6 +236,8 @@ mod tests {
             rollup: Rollup::Site,
             billing_period: None,
             include_devices: false,
+            max_requests: None,
+            resume_token: None,
         };
         extra(&mut input);
         SyncOptions::from_input(&input)
