@@ -3,7 +3,7 @@
 
 use crate::build::{ensure_plugin_built, workspace_root};
 use crate::schemas::Schemas;
-use extism::{Manifest, Plugin, Wasm};
+use extism::{Manifest, Plugin, PluginBuilder, Wasm};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
@@ -18,6 +18,9 @@ pub struct HostOptions {
     pub manifest: Option<PathBuf>,
     /// A base URL the operator allows besides Auvik's, such as the replay server.
     pub allow_api_url: Option<String>,
+    /// Hide HTTP response headers from the plugin, as some hosts do (it then cannot read
+    /// `Retry-After` and uses its documented default).
+    pub hide_response_headers: bool,
 }
 
 /// How a call failed.
@@ -94,7 +97,11 @@ impl PluginHost {
                 manifest.allowed_hosts.get_or_insert_with(Vec::new).push(host);
             }
         }
-        let plugin = Plugin::new(&manifest, [], false).map_err(|error| format!("the plugin could not be loaded: {error:#}"))?;
+        let plugin = PluginBuilder::new(manifest)
+            .with_wasi(false)
+            .with_http_response_headers(!options.hide_response_headers)
+            .build()
+            .map_err(|error| format!("the plugin could not be loaded: {error:#}"))?;
         let schemas = Schemas::load(&workspace_root().join("schemas"))?;
         Ok(PluginHost { plugin, schemas })
     }

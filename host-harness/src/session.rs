@@ -17,8 +17,13 @@ pub struct Session {
 impl Session {
     /// Serves `recordings` on loopback and loads the plugin with that server allowed.
     pub fn start(recordings: &Path) -> Result<Session, String> {
+        Session::start_with(recordings, HostOptions::default())
+    }
+
+    /// As [`Session::start`], with host options; `allow_api_url` is set to the server.
+    pub fn start_with(recordings: &Path, options: HostOptions) -> Result<Session, String> {
         let server = ReplayServer::start(recordings)?;
-        let host = PluginHost::load(&HostOptions { manifest: None, allow_api_url: Some(server.base_url()) })?;
+        let host = PluginHost::load(&HostOptions { allow_api_url: Some(server.base_url()), ..options })?;
         Ok(Session { server, host })
     }
 

@@ -5,3 +5,4 @@ mod common;
 mod connect;
 mod map;
 mod sync;
+mod reliability;
