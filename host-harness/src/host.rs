@@ -3,6 +3,7 @@
 
 use crate::build::{ensure_plugin_built, workspace_root};
 use crate::schemas::Schemas;
+use crate::secret_guard;
 use extism::{Manifest, Plugin, PluginBuilder, Wasm};
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,6 +35,8 @@ pub enum CallError {
     Schema(String),
     /// Requests the replay server had no recording for.
     Unanswered(Vec<String>),
+    /// An API key, or its Basic-auth form, appeared in an output, an error or a log line.
+    SecretLeaked(String),
 }
 
 impl CallError {
@@ -52,6 +55,7 @@ impl fmt::Display for CallError {
             CallError::Trap(text) => write!(f, "the call trapped: {text}"),
             CallError::Schema(text) => write!(f, "schema violation: {text}"),
             CallError::Unanswered(requests) => write!(f, "no recording answers: {}", requests.join("; ")),
+            CallError::SecretLeaked(place) => write!(f, "SECRET LEAKED: {place}"),
         }
     }
 }
@@ -61,6 +65,7 @@ impl std::error::Error for CallError {}
 pub struct PluginHost {
     plugin: Plugin,
     schemas: Schemas,
+    log_lines: Vec<String>,
 }
 
 pub fn default_manifest_path() -> PathBuf {
@@ -103,7 +108,14 @@ impl PluginHost {
             .build()
             .map_err(|error| format!("the plugin could not be loaded: {error:#}"))?;
         let schemas = Schemas::load(&workspace_root().join("schemas"))?;
-        Ok(PluginHost { plugin, schemas })
+        secret_guard::capture_logs();
+        Ok(PluginHost { plugin, schemas, log_lines: Vec::new() })
+    }
+
+    /// Plugin log lines captured during the last call (from any plugin in this process, since
+    /// Extism's log hook is global).
+    pub fn last_log_lines(&self) -> &[String] {
+        &self.log_lines
     }
 
     pub fn schemas(&self) -> &Schemas {
@@ -112,6 +124,7 @@ impl PluginHost {
 
     /// Calls `entry` with `input`, which must fit the entry's input schema.
     pub fn call(&mut self, entry: &str, input: &Value) -> Result<Value, CallError> {
+        secret_guard::register_from_input(input);
         let input_schema = format!("{entry}.input");
         if self.schemas.names().contains(&input_schema.as_str()) {
             self.schemas.check(&input_schema, input).map_err(CallError::Schema)?;
@@ -121,7 +134,16 @@ impl PluginHost {
 
     /// Calls `entry` with any bytes, for inputs that are meant to be refused.
     pub fn call_raw(&mut self, entry: &str, input: &[u8]) -> Result<Value, CallError> {
+        if let Ok(value) = serde_json::from_slice::<Value>(input) {
+            secret_guard::register_from_input(&value);
+        }
         let result = self.plugin.call::<&[u8], &[u8]>(entry, input).map(<[u8]>::to_vec);
+        let leaked = match &result {
+            Ok(bytes) => secret_guard::scan(&String::from_utf8_lossy(bytes), &format!("the output of {entry}")),
+            Err(error) => secret_guard::scan(&format!("{error:#}"), &format!("the error of {entry}")),
+        };
+        self.log_lines = secret_guard::take_log_lines().map_err(CallError::SecretLeaked)?;
+        leaked.map_err(CallError::SecretLeaked)?;
         match result {
             Ok(bytes) => {
                 let output: Value = serde_json::from_slice(&bytes)

@@ -6,6 +6,7 @@ pub mod host;
 pub mod replay;
 pub mod report;
 pub mod schemas;
+pub mod secret_guard;
 pub mod session;
 
 pub use host::{CallError, HostOptions, PluginHost};

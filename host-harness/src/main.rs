@@ -74,6 +74,7 @@ impl Failure {
             Failure::Call(CallError::Trap(_)) => 20,
             Failure::Call(CallError::Schema(_)) => 21,
             Failure::Call(CallError::Unanswered(_)) => 22,
+            Failure::Call(CallError::SecretLeaked(_)) => 23,
         }
     }
 }
