@@ -17,8 +17,8 @@ pub const ALLOW_API_URL: &str = "allow_api_url";
 pub struct HostOptions {
     /// `manifest.json`; the workspace's when `None`.
     pub manifest: Option<PathBuf>,
-    /// A base URL the operator allows besides Auvik's, such as the replay server.
-    pub allow_api_url: Option<String>,
+    /// Base URLs the operator allows besides Auvik's, such as replay servers.
+    pub allow_api_urls: Vec<String>,
     /// Hide HTTP response headers from the plugin, as some hosts do (it then cannot read
     /// `Retry-After` and uses its documented default).
     pub hide_response_headers: bool,
@@ -96,11 +96,11 @@ impl PluginHost {
         if std::env::var_os(crate::build::WASM_OVERRIDE_ENV).is_some() {
             manifest.wasm = vec![Wasm::file(built)];
         }
-        if let Some(url) = &options.allow_api_url {
-            manifest.config.insert(ALLOW_API_URL.to_string(), url.clone());
-            if let Some(host) = host_of(url) {
-                manifest.allowed_hosts.get_or_insert_with(Vec::new).push(host);
-            }
+        if !options.allow_api_urls.is_empty() {
+            manifest.config.insert(ALLOW_API_URL.to_string(), options.allow_api_urls.join(" "));
+            let allowed_hosts = manifest.allowed_hosts.get_or_insert_with(Vec::new);
+            allowed_hosts.extend(options.allow_api_urls.iter().filter_map(|url| host_of(url)));
+            allowed_hosts.dedup();
         }
         let plugin = PluginBuilder::new(manifest)
             .with_wasi(false)

@@ -23,7 +23,7 @@ impl Session {
     /// As [`Session::start`], with host options; `allow_api_url` is set to the server.
     pub fn start_with(recordings: &Path, options: HostOptions) -> Result<Session, String> {
         let server = ReplayServer::start(recordings)?;
-        let host = PluginHost::load(&HostOptions { allow_api_url: Some(server.base_url()), ..options })?;
+        let host = PluginHost::load(&HostOptions { allow_api_urls: vec![server.base_url()], ..options })?;
         Ok(Session { server, host })
     }
 

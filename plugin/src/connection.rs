@@ -134,9 +134,10 @@ pub fn validate_connection(input: &ConnectionInput, allow_api_url: Option<&str>)
 
 pub fn validate_api_url(raw: &str, allow_api_url: Option<&str>) -> Result<BaseUrl> {
     let trimmed = raw.strip_suffix('/').unwrap_or(raw);
-    if let Some(allowed) = allow_api_url {
-        let allowed = allowed.strip_suffix('/').unwrap_or(allowed);
-        if !allowed.is_empty() && trimmed == allowed {
+    // The operator may allow several exact base URLs, separated by spaces or commas.
+    let allowed = allow_api_url.unwrap_or("").split([' ', ',', '\n', '\t']).filter(|url| !url.is_empty());
+    for allowed in allowed {
+        if trimmed == allowed.strip_suffix('/').unwrap_or(allowed) {
             return Ok(BaseUrl(trimmed.to_string()));
         }
     }
@@ -223,6 +224,10 @@ mod tests {
         assert!(validate_api_url("http://127.0.0.1:4322", allowed).is_err());
         assert!(validate_api_url("http://127.0.0.1:4321/v1", allowed).is_err());
         assert!(validate_api_url("", Some("")).is_err());
+        let two = Some("http://127.0.0.1:1, http://127.0.0.1:2/");
+        assert!(validate_api_url("http://127.0.0.1:1", two).is_ok());
+        assert!(validate_api_url("http://127.0.0.1:2", two).is_ok());
+        assert!(validate_api_url("http://127.0.0.1:1, http://127.0.0.1:2", two).is_err());
     }
 
     #[test]

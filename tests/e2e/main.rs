@@ -6,3 +6,4 @@ mod connect;
 mod map;
 mod sync;
 mod reliability;
+mod isolation;
