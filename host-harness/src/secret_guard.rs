@@ -8,6 +8,13 @@ use std::sync::{Mutex, Once};
 
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static LOG_LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+type Listener = Box<dyn Fn(&str) + Send>;
+static LISTENER: Mutex<Option<Listener>> = Mutex::new(None);
+
+/// Also hands every clean log line to `listener` as it arrives (for live progress).
+pub fn set_log_listener(listener: Option<Listener>) {
+    *LISTENER.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = listener;
+}
 
 /// Remembers `connection.api_key` of an input (and the Basic value built from it).
 pub fn register_from_input(input: &Value) {
@@ -45,7 +52,14 @@ pub fn capture_logs() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let _ = extism::set_log_callback(
-            |line: &str| LOG_LINES.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(line.to_string()),
+            |line: &str| {
+                if scan(line, "a log line").is_ok() {
+                    if let Some(listener) = LISTENER.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_ref() {
+                        listener(line);
+                    }
+                }
+                LOG_LINES.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(line.to_string());
+            },
             "info",
         );
     });

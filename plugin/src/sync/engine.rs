@@ -227,14 +227,31 @@ impl<'a> SyncCall<'a> {
         }
         if read.last {
             let Some(Work::Devices(batch)) = self.state.queue.pop_front() else { unreachable!() };
-            progress::info(format!("sync: finished reading devices of {} tenants", batch.sites.len()));
             for (site, tally) in batch.sites.iter().zip(&batch.tallies) {
                 let state = self.state.sites.get_mut(site).expect("batches hold selected sites only");
                 state.tally.merge(tally);
                 state.done = true;
             }
         }
+        self.report_progress(read.devices);
         Ok(())
+    }
+
+    /// One line per page for the host's log: what was read and how far the sync is.
+    fn report_progress(&self, page_devices: u64) {
+        let sites_done = self.state.sites.values().filter(|site| site.done).count();
+        let accounts_done = self
+            .selection
+            .units
+            .iter()
+            .filter(|unit| unit.sites.iter().all(|site| self.state.sites[site].done))
+            .count();
+        progress::info(format!(
+            "sync: page read ({page_devices} devices); tenants {sites_done}/{}, accounts {accounts_done}/{}, devices {}",
+            self.state.sites.len(),
+            self.selection.units.len(),
+            self.state.totals.devices_seen + self.stats.devices_seen
+        ));
     }
 
     fn batch_failed(&mut self, batch: BatchRead, error: PluginError) {
