@@ -7,17 +7,23 @@
 use auvik_harness::report::{companies_from_map, sync_csv, sync_table};
 use auvik_harness::{recordings_dir, CallError, HostOptions, PluginHost, Session};
 use serde_json::{json, Value};
-use std::io::Read;
+use auvik_harness::workflow::{log_message, sync_to_completion, LoopOptions};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   auvik-harness demo [--json]
       connect -> sync -> map on the bundled recorded Auvik account, printed as a table
-  auvik-harness call <connect|sync|map|describe> [--input FILE|-] [--recordings DIR] [--format json|table|csv]
-      run one entry point; with --recordings the input's connection is pointed at a replay server of DIR
+  auvik-harness call <connect|sync|map|describe> [--input FILE|-] [--recordings DIR] [--format json|table|csv] [--max-requests N] [--allow-api-url URL]
+      run one entry point (input from FILE or stdin); a missing connection comes from a replay server
+      of DIR with --recordings, else from AUVIK_API_URL, AUVIK_USERNAME and AUVIK_API_KEY; sync is
+      resumed with its token until complete, waiting when Auvik asks to; --allow-api-url lets the
+      plugin reach one more exact base URL (an operator's choice, e.g. `serve`'s)
   auvik-harness serve [--recordings DIR]
-      serve recordings on loopback until stopped (for other Extism hosts)";
+      serve recordings on loopback until stopped (for other Extism hosts)
+  auvik-harness bench [--sizes small,medium,large] [--runs N] [--markdown]
+      generate Auvik accounts of 1,000 to 100,000 devices, time sync and map, print the tables";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +31,10 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("call") => call(&args[1..]),
         Some("serve") => serve(&args[1..]),
+        Some("bench") => auvik_harness::bench::run(&args[1..]).map_err(|error| match error {
+            auvik_harness::bench::BenchError::Usage(text) => Failure::Usage(text),
+            auvik_harness::bench::BenchError::Failed(text) => Failure::Setup(text),
+        }),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             Ok(())
@@ -155,7 +165,7 @@ fn read_json_file(path: &std::path::Path) -> Result<Value, Failure> {
 }
 
 fn call(args: &[String]) -> Result<(), Failure> {
-    let flags = parse_flags(args, &["--input", "--recordings", "--format"], &[])?;
+    let flags = parse_flags(args, &["--input", "--recordings", "--format", "--max-requests", "--allow-api-url"], &[])?;
     let [entry] = flags.positional.as_slice() else {
         return Err(Failure::Usage(format!("call takes one entry point name\n{USAGE}")));
     };
@@ -163,29 +173,119 @@ fn call(args: &[String]) -> Result<(), Failure> {
     if !["json", "table", "csv"].contains(&format) {
         return Err(Failure::Usage(format!("--format takes json, table or csv, not {format}")));
     }
-    let input = read_input(flags.value("--input").unwrap_or("-"))?;
-    let output = match flags.value("--recordings") {
-        Some(dir) => {
-            let mut session = Session::start(&PathBuf::from(dir)).map_err(Failure::Setup)?;
-            let mut input = input;
-            if input.get("connection").is_none() && matches!(entry.as_str(), "connect" | "sync") {
+    if format != "json" && entry != "sync" {
+        return Err(Failure::Usage(format!("--format {format} is for sync; use json for {entry}")));
+    }
+    let mut input = read_input(flags.value("--input").unwrap_or("-"))?;
+    if let Some(budget) = flags.value("--max-requests") {
+        let budget: u32 = budget.parse().map_err(|_| Failure::Usage(format!("--max-requests takes a whole number, not {budget}")))?;
+        input["max_requests"] = json!(budget);
+    }
+    let needs_connection = matches!(entry.as_str(), "connect" | "sync") && input.get("connection").is_none();
+    let session = match flags.value("--recordings") {
+        Some(dir) => Some(Session::start(&PathBuf::from(dir)).map_err(Failure::Setup)?),
+        None => None,
+    };
+    let mut host = match session {
+        Some(session) => {
+            if needs_connection {
                 input["connection"] = session.connection();
             }
-            session.call(entry, &input)
+            CallHost::Replay(session)
         }
         None => {
-            let mut host = PluginHost::load(&HostOptions::default()).map_err(Failure::Setup)?;
-            host.call(entry, &input)
+            if needs_connection {
+                input["connection"] = connection_from_env()?;
+            }
+            let allow_api_urls = flags.value("--allow-api-url").map(|url| vec![url.to_string()]).unwrap_or_default();
+            CallHost::Plain(PluginHost::load(&HostOptions { allow_api_urls, ..HostOptions::default() }).map_err(Failure::Setup)?)
+        }
+    };
+    let output = if entry == "sync" {
+        let progress = Progress::start();
+        let result = sync_to_completion(host.plugin(), &input, &LoopOptions::default(), |event| progress.show(event));
+        progress.finish();
+        result.map(|(output, _)| output)
+    } else {
+        host.plugin().call_raw(entry, input.to_string().as_bytes())
+    };
+    if let CallHost::Replay(session) = &host {
+        let unanswered = session.server.take_unmatched();
+        if !unanswered.is_empty() {
+            return Err(Failure::Call(CallError::Unanswered(unanswered)));
         }
     }
-    .map_err(Failure::Call)?;
-    match (format, entry.as_str()) {
-        ("table", "sync") => print!("{}", sync_table(&output, &Default::default())),
-        ("csv", "sync") => print!("{}", sync_csv(&output)),
-        ("json", _) => print_json(&output),
-        _ => return Err(Failure::Usage(format!("--format {format} is for sync; use json for {entry}"))),
+    let output = output.map_err(Failure::Call)?;
+    match format {
+        "table" => print!("{}", sync_table(&output, &Default::default())),
+        "csv" => print!("{}", sync_csv(&output)),
+        _ => print_json(&output),
     }
     Ok(())
+}
+
+enum CallHost {
+    Replay(Session),
+    Plain(PluginHost),
+}
+
+impl CallHost {
+    fn plugin(&mut self) -> &mut PluginHost {
+        match self {
+            CallHost::Replay(session) => &mut session.host,
+            CallHost::Plain(host) => host,
+        }
+    }
+}
+
+/// Credentials stay out of command lines and files: a workflow step passes them in the environment.
+fn connection_from_env() -> Result<Value, Failure> {
+    let names = ["AUVIK_API_URL", "AUVIK_USERNAME", "AUVIK_API_KEY"];
+    let values: Vec<Option<String>> = names.iter().map(|name| std::env::var(name).ok().filter(|value| !value.is_empty())).collect();
+    let missing: Vec<&str> = names.iter().zip(&values).filter(|(_, value)| value.is_none()).map(|(name, _)| *name).collect();
+    if !missing.is_empty() {
+        return Err(Failure::Usage(format!(
+            "the input has no connection, so it is taken from the environment, but {} is not set",
+            missing.join(", ")
+        )));
+    }
+    let [url, username, key] = [&values[0], &values[1], &values[2]].map(|value| value.clone().unwrap_or_default());
+    Ok(json!({"api_url": url, "username": username, "api_key": key}))
+}
+
+/// Progress on stderr, fed by the plugin's own log lines: one line rewritten in place on a
+/// terminal, plain lines otherwise.
+struct Progress {
+    terminal: bool,
+}
+
+impl Progress {
+    fn start() -> Progress {
+        let terminal = std::io::stderr().is_terminal();
+        auvik_harness::secret_guard::set_log_listener(Some(Box::new(move |line: &str| {
+            Progress::print(terminal, log_message(line));
+        })));
+        Progress { terminal }
+    }
+
+    fn print(terminal: bool, message: &str) {
+        if terminal {
+            eprint!("\r\x1b[2K{message}");
+        } else {
+            eprintln!("auvik-harness: {message}");
+        }
+    }
+
+    fn show(&self, event: &str) {
+        Progress::print(self.terminal, event);
+    }
+
+    fn finish(self) {
+        auvik_harness::secret_guard::set_log_listener(None);
+        if self.terminal {
+            eprintln!();
+        }
+    }
 }
 
 fn read_input(source: &str) -> Result<Value, Failure> {

@@ -51,7 +51,8 @@ pub fn sync_to_completion(
             call_input["resume_token"] = token.clone();
         }
         report.calls += 1;
-        let output = match host.call("sync", &call_input) {
+        // The plugin judges its own input, so a workflow step gets its field-naming `invalid_input`.
+        let output = match host.call_raw("sync", call_input.to_string().as_bytes()) {
             Ok(output) => output,
             Err(CallError::Trap(text)) if traps_in_a_row < options.max_traps_in_a_row => {
                 traps_in_a_row += 1;

@@ -7,3 +7,4 @@ mod map;
 mod sync;
 mod reliability;
 mod isolation;
+mod cli;
