@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod build;
 pub mod host;
+pub mod record;
 pub mod replay;
 pub mod report;
 pub mod schemas;

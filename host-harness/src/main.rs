@@ -1,8 +1,4 @@
-//! `auvik-harness`: run the plugin from a shell.
-//!
-//!   auvik-harness demo [--json]
-//!   auvik-harness call <connect|sync|map|describe> [--input FILE|-] [--recordings DIR] [--format json|table|csv]
-//!   auvik-harness serve [--recordings DIR]
+//! `auvik-harness`: run the plugin from a shell. `USAGE` below lists the commands.
 
 use auvik_harness::report::{companies_from_map, sync_csv, sync_table};
 use auvik_harness::{recordings_dir, CallError, HostOptions, PluginHost, Session};
@@ -20,6 +16,9 @@ const USAGE: &str = "usage:
       of DIR with --recordings, else from AUVIK_API_URL, AUVIK_USERNAME and AUVIK_API_KEY; sync is
       resumed with its token until complete, waiting when Auvik asks to; --allow-api-url lets the
       plugin reach one more exact base URL (an operator's choice, e.g. `serve`'s)
+  auvik-harness record --out DIR [--billing-period FROM..THRU] [--description TEXT]
+      run connect and sync against AUVIK_API_URL with AUVIK_USERNAME and AUVIK_API_KEY and save every
+      response as a recording (credentials removed) that `call --recordings DIR` replays offline
   auvik-harness serve [--recordings DIR]
       serve recordings on loopback until stopped (for other Extism hosts)
   auvik-harness bench [--sizes small,medium,large] [--runs N] [--markdown]
@@ -31,6 +30,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("call") => call(&args[1..]),
         Some("serve") => serve(&args[1..]),
+        Some("record") => record(&args[1..]),
         Some("bench") => auvik_harness::bench::run(&args[1..]).map_err(|error| match error {
             auvik_harness::bench::BenchError::Usage(text) => Failure::Usage(text),
             auvik_harness::bench::BenchError::Failed(text) => Failure::Setup(text),
@@ -299,6 +299,38 @@ fn read_input(source: &str) -> Result<Value, Failure> {
         return Ok(json!({}));
     }
     serde_json::from_str(&text).map_err(|error| Failure::Usage(format!("the input is not JSON: {error}")))
+}
+
+fn record(args: &[String]) -> Result<(), Failure> {
+    let flags = parse_flags(args, &["--out", "--billing-period", "--description"], &[])?;
+    let out_dir = flags.value("--out").ok_or_else(|| Failure::Usage(format!("record needs --out DIR\n{USAGE}")))?;
+    let connection = connection_from_env()?;
+    let sync_input_extra = match flags.value("--billing-period") {
+        Some(period) => {
+            let (from, thru) = period
+                .split_once("..")
+                .ok_or_else(|| Failure::Usage(format!("--billing-period takes FROM..THRU, e.g. 2026-11-01..2026-11-30, not {period}")))?;
+            json!({"billing_period": {"from": from, "thru": thru}})
+        }
+        None => json!({}),
+    };
+    let options = auvik_harness::record::RecordOptions {
+        upstream_base_url: connection["api_url"].as_str().unwrap_or_default().to_string(),
+        username: connection["username"].as_str().unwrap_or_default().to_string(),
+        api_key: connection["api_key"].as_str().unwrap_or_default().to_string(),
+        out_dir: PathBuf::from(out_dir),
+        sync_input_extra,
+        description: flags.value("--description").unwrap_or("recorded with auvik-harness record").to_string(),
+    };
+    let progress = Progress::start();
+    let result = auvik_harness::record::record(&options);
+    progress.finish();
+    let summary = result.map_err(Failure::Setup)?;
+    for warning in &summary.warnings {
+        eprintln!("auvik-harness: warning: {warning}");
+    }
+    println!("recorded {} requests into {} files in {out_dir}", summary.requests, summary.files.len());
+    Ok(())
 }
 
 fn serve(args: &[String]) -> Result<(), Failure> {

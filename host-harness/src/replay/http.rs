@@ -17,6 +17,8 @@ pub(crate) struct Request {
     pub path: String,
     pub query: Vec<(String, String)>,
     pub authorization: Vec<String>,
+    /// The last Accept header, which the recording proxy forwards.
+    pub accept: Option<String>,
 }
 
 #[derive(Debug)]
@@ -115,6 +117,7 @@ fn parse_head(head: &[u8]) -> Result<(Request, Option<u64>), String> {
     }
 
     let mut authorization = Vec::new();
+    let mut accept = None;
     let mut content_length = None;
     for line in lines.filter(|line| !line.is_empty()) {
         // Folded continuation lines are obsolete and would hide a header's true value.
@@ -128,6 +131,8 @@ fn parse_head(head: &[u8]) -> Result<(Request, Option<u64>), String> {
         };
         if name.eq_ignore_ascii_case("authorization") {
             authorization.push(value.to_string());
+        } else if name.eq_ignore_ascii_case("accept") {
+            accept = Some(value.to_string());
         } else if name.eq_ignore_ascii_case("content-length") {
             let length = value
                 .parse::<u64>()
@@ -146,12 +151,13 @@ fn parse_head(head: &[u8]) -> Result<(Request, Option<u64>), String> {
         path: percent_decode(raw_path),
         query: raw_query.map(parse_query).unwrap_or_default(),
         authorization,
+        accept,
     };
     Ok((request, content_length))
 }
 
 /// Splits origin-form (or absolute-form, which a proxy-minded client may send) into path and query.
-fn split_target(target: &str) -> Result<(&str, Option<&str>), String> {
+pub(crate) fn split_target(target: &str) -> Result<(&str, Option<&str>), String> {
     let target = target.split('#').next().unwrap_or_default();
     let origin = match target
         .strip_prefix("http://")

@@ -5,7 +5,7 @@
 //! and one exchange (or an array of them) per other `*.json` file;
 //! `expected.json` is left to the harness.
 
-mod http;
+pub(crate) mod http;
 mod recording;
 
 pub use recording::{
