@@ -1,7 +1,6 @@
 //! Two customers' syncs side by side, on separate instances and on one reused instance: no
 //! result, token or credential crosses over.
 
-use crate::common::*;
 use auvik_harness::replay::ReplayServer;
 use auvik_harness::{recordings_dir, HostOptions, PluginHost, Session};
 use serde_json::{json, Value};
