@@ -8,3 +8,5 @@ mod sync;
 mod reliability;
 mod isolation;
 mod cli;
+mod record;
+mod hosts;
