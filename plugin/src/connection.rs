@@ -16,7 +16,7 @@ pub struct ConnectionInput {
     #[schemars(example = &"https://auvikapi.us1.my.auvik.com")]
     pub api_url: String,
     /// The Auvik user's login e-mail.
-    #[schemars(example = &"billing@msp.example")]
+    #[schemars(example = &"billing@msp.example", length(max = 320))]
     pub username: String,
     /// The API key generated on that user's Auvik profile page. Never echoed back.
     pub api_key: ApiKey,
@@ -50,7 +50,39 @@ impl fmt::Display for ApiKey {
 
 impl<'de> Deserialize<'de> for ApiKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        String::deserialize(deserializer).map(ApiKey)
+        deserializer.deserialize_any(KeyVisitor)
+    }
+}
+
+/// Reads the key as a string. A key given as a number is refused without the number, which
+/// serde would otherwise quote in the error.
+struct KeyVisitor;
+
+impl serde::de::Visitor<'_> for KeyVisitor {
+    type Value = ApiKey;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> std::result::Result<ApiKey, E> {
+        Ok(ApiKey(key.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, key: String) -> std::result::Result<ApiKey, E> {
+        Ok(ApiKey(key))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> std::result::Result<ApiKey, E> {
+        Err(E::invalid_type(serde::de::Unexpected::Other("a number"), &self))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> std::result::Result<ApiKey, E> {
+        Err(E::invalid_type(serde::de::Unexpected::Other("a number"), &self))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> std::result::Result<ApiKey, E> {
+        Err(E::invalid_type(serde::de::Unexpected::Other("a number"), &self))
     }
 }
 
@@ -62,11 +94,17 @@ impl JsonSchema for ApiKey {
         schemars::json_schema!({
             "type": "string",
             "minLength": 1,
+            "maxLength": MAX_API_KEY_CHARS,
             "writeOnly": true,
             "description": "The Auvik API key. Sent only as HTTP Basic auth to the validated api_url; never returned, logged or put in a resume token."
         })
     }
 }
+
+/// Longer than any e-mail address (320) or Auvik API key. Both travel in the header of every
+/// request, where megabytes would only be refused by Auvik or a proxy.
+pub const MAX_USERNAME_CHARS: usize = 320;
+pub const MAX_API_KEY_CHARS: usize = 1024;
 
 /// Validated base URL: scheme and authority only, without a trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +149,9 @@ pub fn validate_connection(input: &ConnectionInput, allow_api_url: Option<&str>)
     if username.is_empty() {
         return Err(PluginError::invalid_input("connection.username", "must not be empty"));
     }
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(PluginError::invalid_input("connection.username", format!("must be at most {MAX_USERNAME_CHARS} characters")));
+    }
     if username.contains(':') || username.chars().any(char::is_control) {
         return Err(PluginError::invalid_input(
             "connection.username",
@@ -120,6 +161,9 @@ pub fn validate_connection(input: &ConnectionInput, allow_api_url: Option<&str>)
     let key = input.api_key.expose();
     if key.trim().is_empty() {
         return Err(PluginError::invalid_input("connection.api_key", "must not be empty"));
+    }
+    if key.chars().count() > MAX_API_KEY_CHARS {
+        return Err(PluginError::invalid_input("connection.api_key", format!("must be at most {MAX_API_KEY_CHARS} characters")));
     }
     if key.chars().any(char::is_control) {
         return Err(PluginError::invalid_input("connection.api_key", "must not contain control characters"));
@@ -137,7 +181,9 @@ pub fn validate_api_url(raw: &str, allow_api_url: Option<&str>) -> Result<BaseUr
     // The operator may allow several exact base URLs, separated by spaces or commas.
     let allowed = allow_api_url.unwrap_or("").split([' ', ',', '\n', '\t']).filter(|url| !url.is_empty());
     for allowed in allowed {
-        if trimmed == allowed.strip_suffix('/').unwrap_or(allowed) {
+        let allowed = allowed.strip_suffix('/').unwrap_or(allowed);
+        // An entry of just "/" must not let an empty api_url through.
+        if !allowed.is_empty() && trimmed == allowed {
             return Ok(BaseUrl(trimmed.to_string()));
         }
     }
@@ -228,6 +274,11 @@ mod tests {
         assert!(validate_api_url("http://127.0.0.1:1", two).is_ok());
         assert!(validate_api_url("http://127.0.0.1:2", two).is_ok());
         assert!(validate_api_url("http://127.0.0.1:1, http://127.0.0.1:2", two).is_err());
+        for allowed in ["/", "http://127.0.0.1:1, /", " / "] {
+            for empty in ["", "/"] {
+                assert!(validate_api_url(empty, Some(allowed)).is_err(), "{empty:?} with {allowed:?}");
+            }
+        }
     }
 
     #[test]
@@ -252,5 +303,33 @@ mod tests {
         let err = validate_connection(&bad, None).unwrap_err();
         assert!(err.message.starts_with("connection.api_key"));
         assert!(!err.message.contains("X-Evil"));
+    }
+
+    #[test]
+    fn refuses_credentials_too_long_for_a_header_without_echoing_them() {
+        let mut bad = input("https://auvikapi.us1.my.auvik.com");
+        bad.username = "u".repeat(MAX_USERNAME_CHARS);
+        assert!(validate_connection(&bad, None).is_ok());
+        bad.username = format!("{}@x", "u".repeat(5_000_000));
+        let err = validate_connection(&bad, None).unwrap_err();
+        assert_eq!(err.message, "connection.username: must be at most 320 characters");
+        let mut bad = input("https://auvikapi.us1.my.auvik.com");
+        bad.api_key = ApiKey::new("k".repeat(MAX_API_KEY_CHARS + 1));
+        let err = validate_connection(&bad, None).unwrap_err();
+        assert_eq!(err.message, "connection.api_key: must be at most 1024 characters");
+    }
+
+    #[test]
+    fn a_key_of_the_wrong_type_is_not_quoted() {
+        for (key, shown) in [("123456789012", "a number"), ("-98765432101", "a number"), ("1.25e3", "a number"), ("[\"s3cret\"]", "sequence")] {
+            let text = format!("{{\"api_url\": \"x\", \"username\": \"u\", \"api_key\": {key}}}");
+            let error = serde_json::from_str::<ConnectionInput>(&text).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("invalid type: {shown}, expected a string")), "{error}");
+            for secret in ["123456789012", "98765432101", "1.25", "1250", "s3cret"] {
+                assert!(!error.contains(secret), "{error}");
+            }
+        }
+        let key: ApiKey = serde_json::from_str("\"s3cret\"").unwrap();
+        assert_eq!(key.expose(), "s3cret");
     }
 }

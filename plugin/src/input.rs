@@ -3,9 +3,15 @@
 
 use crate::error::{PluginError, Result};
 use serde::de::DeserializeOwned;
+use std::ops::Range;
 
 /// Larger than any honest input (10,000 PSA companies are well under 2 MiB).
 pub const MAX_INPUT_BYTES: usize = 8 * 1024 * 1024;
+
+/// No field takes a string anywhere near this long (names stop at 1,000 characters). Serde
+/// quotes a misplaced string whole, escaped, in its error, so a few megabytes of one would cost
+/// more than the plugin's memory: such strings are refused before serde reads them.
+pub const MAX_STRING_BYTES: usize = 64 * 1024;
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     if bytes.len() > MAX_INPUT_BYTES {
@@ -14,21 +20,96 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
             format!("is {} bytes; at most {MAX_INPUT_BYTES} are accepted", bytes.len()),
         ));
     }
+    // A derived struct reads an array by position too, and its errors would then be at `[0]`,
+    // which names no field; every entry point takes an object.
+    if bytes.iter().find(|byte| !b" \t\n\r".contains(byte)) == Some(&b'[') {
+        return Err(PluginError::invalid_input("input", "expected a JSON object, got an array"));
+    }
+    if let Some(long) = long_string(bytes) {
+        return Err(refuse_long_string::<T>(bytes, long));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path == "." || path.is_empty() { "input".to_string() } else { path };
-        PluginError::invalid_input(&field, error.inner())
-    })?;
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| refusal(&error))?;
     deserializer
         .end()
         .map_err(|error| PluginError::invalid_input("input", format!("trailing characters after the JSON object ({error})")))?;
     Ok(value)
 }
 
+fn refusal(error: &serde_path_to_error::Error<serde_json::Error>) -> PluginError {
+    PluginError::invalid_input(&field_of(error.path()), clip(&error.inner().to_string(), 300, 100))
+}
+
+fn field_of(path: &serde_path_to_error::Path) -> String {
+    // A trailing `?` marks a place between fields (such as a truncated end), not a field.
+    let path = path.to_string();
+    let path = path.trim_end_matches(".?").trim_end_matches('?');
+    if path == "." || path.is_empty() {
+        "input".to_string()
+    } else {
+        clip(path, 200, 0)
+    }
+}
+
+/// The first JSON string, quotes included, longer than [`MAX_STRING_BYTES`].
+fn long_string(bytes: &[u8]) -> Option<Range<usize>> {
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] != b'"' {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        at += 1;
+        while at < bytes.len() && bytes[at] != b'"' {
+            at += if bytes[at] == b'\\' { 2 } else { 1 };
+        }
+        let end = (at + 1).min(bytes.len());
+        if end - start > MAX_STRING_BYTES + 2 {
+            return Some(start..end);
+        }
+        at = end;
+    }
+    None
+}
+
+/// Names the field that holds the long string: a copy of the input with the string swapped for
+/// `!`, which cannot start a value, is read until it stops there. If it stops earlier, that
+/// earlier problem is the input's first and is reported instead.
+fn refuse_long_string<T: DeserializeOwned>(bytes: &[u8], long: Range<usize>) -> PluginError {
+    let problem = format!("holds a string of {} bytes; no field takes more than {MAX_STRING_BYTES}", long.len().saturating_sub(2));
+    let mut stand_in = Vec::with_capacity(bytes.len() - long.len() + 1);
+    stand_in.extend_from_slice(&bytes[..long.start]);
+    stand_in.push(b'!');
+    stand_in.extend_from_slice(&bytes[long.end..]);
+    let line = 1 + bytes[..long.start].iter().filter(|&&byte| byte == b'\n').count();
+    let line_start = bytes[..long.start].iter().rposition(|&byte| byte == b'\n').map_or(0, |newline| newline + 1);
+    let column = long.start - line_start + 1;
+    let mut deserializer = serde_json::Deserializer::from_slice(&stand_in);
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Err(error) if error.inner().line() == line && (column..=column + 1).contains(&error.inner().column()) => {
+            PluginError::invalid_input(&field_of(error.path()), problem)
+        }
+        Err(error) => refusal(&error),
+        Ok(_) => PluginError::invalid_input("input", problem),
+    }
+}
+
+/// Serde quotes the offending value or key: keep the start and the end, which says what was
+/// expected and where.
+fn clip(text: &str, head: usize, tail: usize) -> String {
+    let chars = text.chars().count();
+    if chars <= head + tail + 1 {
+        return text.to_string();
+    }
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(chars - tail).collect();
+    format!("{start}…{end}")
+}
+
 /// A calendar date `YYYY-MM-DD`, checked for real (no 2026-02-30).
 pub fn parse_date(field: &str, text: &str) -> Result<(i32, u32, u32)> {
-    let invalid = || PluginError::invalid_input(field, format!("expected a date YYYY-MM-DD, got {text:?}"));
+    let invalid = || PluginError::invalid_input(field, format!("expected a date YYYY-MM-DD, got {:?}", clip(text, 40, 0)));
     let bytes = text.as_bytes();
     if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
         return Err(invalid());
@@ -98,8 +179,50 @@ mod tests {
         assert!(error.message.contains("duplicate field `outer`"), "{}", error.message);
         assert!(parse::<Sample>(b"\xff\xfe").is_err());
         assert!(parse::<Sample>(br#"{"outer": {"list": []}} x"#).unwrap_err().message.contains("trailing"));
+        let error = parse::<Sample>(br#"{"outer": {"list": []}"#).unwrap_err();
+        assert!(error.message.starts_with("input: EOF while parsing an object"), "{}", error.message);
+        let error = parse::<Sample>(br#"{"outer": {"list": [1]"#).unwrap_err();
+        assert!(error.message.starts_with("outer: EOF while parsing an object"), "{}", error.message);
         let deep = "[".repeat(10_000);
         assert!(parse::<serde_json::Value>(deep.as_bytes()).is_err());
+        let deep = format!("{{\"outer\": {{\"list\": [], \"ignored\": {}{}}}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse::<Sample>(deep.as_bytes()).is_ok(), "an ignored field is skipped without recursion");
+    }
+
+    #[test]
+    fn an_array_is_not_read_as_an_object_by_position() {
+        let error = parse::<Sample>(b" \n[{\"list\": [1]}]").unwrap_err();
+        assert_eq!(error.message, "input: expected a JSON object, got an array");
+    }
+
+    #[test]
+    fn a_long_offending_value_is_quoted_only_in_part() {
+        let long = "x".repeat(MAX_STRING_BYTES);
+        let error = parse::<Sample>(format!("{{\"outer\": {{\"list\": [\"{long}\"]}}}}").as_bytes()).unwrap_err();
+        assert!(error.message.starts_with("outer.list[0]: invalid type: string \"xxx"), "{}", &error.message[..100]);
+        assert!(error.message.contains("x…x") && error.message.contains("x\", expected u32 at line 1 column"), "{}", error.message);
+        assert!(error.message.chars().count() < 500);
+        // An unknown key is both the path and the problem.
+        let error = parse::<Sample>(format!("{{\"{long}\": 1}}").as_bytes()).unwrap_err();
+        assert!(error.message.contains("x…: unknown field `xxx"), "{}", &error.message[..100]);
+        assert!(error.message.chars().count() < 700);
+    }
+
+    #[test]
+    fn a_string_longer_than_any_field_takes_is_refused_naming_its_field() {
+        let huge = "\u{200B}".repeat(2_000_000);
+        let refused = |text: String| parse::<Sample>(text.as_bytes()).unwrap_err().message;
+        let expected = |field: &str| format!("{field}: holds a string of 6000000 bytes; no field takes more than {MAX_STRING_BYTES}");
+        assert_eq!(refused(format!("{{\"outer\": {{\"list\": [1, \"{huge}\"]}}}}")), expected("outer.list[1]"));
+        assert_eq!(refused(format!("{{\n  \"outer\":\n    \"{huge}\"}}")), expected("outer"));
+        assert_eq!(refused(format!("{{\"outer\": {{\"{huge}\": 1, \"list\": []}}}}")), expected("outer"));
+        assert_eq!(refused(format!("{{\"outer\": {{\"list\": [], \"ignored\": [\"{huge}\"]}}}}")), expected("outer.ignored"));
+        // A problem before the long string is the input's first, and is said as usual.
+        assert!(refused(format!("{{\"extra\": 1, \"outer\": \"{huge}\"}}")).starts_with("extra: unknown field `extra`"));
+        let escaped = format!("{{\"outer\": \"{}\"}}", "\\\"".repeat(MAX_STRING_BYTES));
+        assert!(refused(escaped).starts_with("outer: holds a string of 131072 bytes"));
+        assert!(parse::<Sample>(format!("{{\"outer\": {{\"list\": [], \"note\": \"{}\"}}}}", "y".repeat(MAX_STRING_BYTES)).as_bytes()).is_ok());
+        assert!(parse::<Sample>(b"{\"outer\": \"\\").is_err(), "an unterminated string ends the scan");
     }
 
     #[test]
@@ -109,6 +232,12 @@ mod tests {
             let error = parse_date("billing_period.from", bad).unwrap_err();
             assert!(error.message.starts_with("billing_period.from: "), "{bad}: {}", error.message);
         }
+    }
+
+    #[test]
+    fn a_long_date_is_quoted_only_in_part() {
+        let error = parse_date("billing_period.from", &"2026-11-01".repeat(6_000)).unwrap_err();
+        assert_eq!(error.message, format!("billing_period.from: expected a date YYYY-MM-DD, got {:?}", format!("{}…", &"2026-11-01".repeat(4))));
     }
 
     #[test]

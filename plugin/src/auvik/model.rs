@@ -2,8 +2,11 @@
 //! sends `null` for fields its spec calls required), and unknown enum values are kept as text.
 //! Only what makes a body unusable (no `data` array, a resource without an id) is an error.
 
-use serde::de::{DeserializeOwned, Deserializer};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use std::fmt;
+use std::marker::PhantomData;
 
 /// `{"data": {...}}` or `{"data": null}` inside a relationship.
 #[derive(Debug, Default, Deserialize)]
@@ -24,17 +27,29 @@ pub struct ResourceRef {
 
 // ---- /v1/tenants and /v1/tenants/detail ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct TenantsDocument {
     pub data: Vec<TenantResource>,
+}
+
+impl<'de> Deserialize<'de> for TenantsDocument {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(deserialize_with = "resources")]
+            data: Vec<TenantResource>,
+        }
+        let Object(Fields { data }) = Object::deserialize(deserializer)?;
+        Ok(TenantsDocument { data })
+    }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct TenantResource {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_default")]
     pub attributes: TenantAttributes,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_default")]
     pub relationships: TenantRelationships,
 }
 
@@ -57,21 +72,35 @@ pub struct TenantRelationships {
 
 // ---- /v1/inventory/device/info ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct DevicePage {
     pub data: Vec<DeviceResource>,
-    #[serde(default, deserialize_with = "lenient_vec")]
     pub included: Vec<IncludedResource>,
-    #[serde(default)]
     pub links: Option<serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for DevicePage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(deserialize_with = "resources")]
+            data: Vec<DeviceResource>,
+            #[serde(default, deserialize_with = "lenient_items")]
+            included: Vec<IncludedResource>,
+            #[serde(default)]
+            links: Option<serde_json::Value>,
+        }
+        let Object(Fields { data, included, links }) = Object::deserialize(deserializer)?;
+        Ok(DevicePage { data, included, links })
+    }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct DeviceResource {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_default")]
     pub attributes: DeviceAttributes,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_default")]
     pub relationships: DeviceRelationships,
 }
 
@@ -105,7 +134,7 @@ pub struct IncludedResource {
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "lenient_option")]
     pub id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_default")]
     pub attributes: IncludedAttributes,
 }
 
@@ -118,15 +147,27 @@ pub struct IncludedAttributes {
 
 // ---- /v1/billing/usage/client ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct ClientUsageDocument {
     pub data: Vec<ClientUsageResource>,
+}
+
+impl<'de> Deserialize<'de> for ClientUsageDocument {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(deserialize_with = "resources")]
+            data: Vec<ClientUsageResource>,
+        }
+        let Object(Fields { data }) = Object::deserialize(deserializer)?;
+        Ok(ClientUsageDocument { data })
+    }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ClientUsageResource {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_default")]
     pub attributes: ClientUsageAttributes,
 }
 
@@ -148,7 +189,7 @@ pub struct DeviceUsage {
 
 #[derive(Debug, Deserialize)]
 pub struct ErrorDocument {
-    #[serde(default, deserialize_with = "lenient_vec")]
+    #[serde(default, deserialize_with = "lenient_items")]
     pub errors: Vec<ErrorObject>,
 }
 
@@ -161,22 +202,69 @@ pub struct ErrorObject {
 }
 
 /// A value of an unexpected shape reads as absent instead of failing the whole body: a
-/// display name that is a number must not cost a client its counts.
+/// display name that is a number must not cost a client its counts. No field read this way is
+/// a list, so an array is always such a shape (serde would read a struct from it by position).
 fn lenient_option<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
     let value = serde_json::Value::deserialize(deserializer)?;
+    if value.is_array() {
+        return Ok(None);
+    }
     Ok(serde_json::from_value(value).ok())
 }
 
-fn lenient_vec<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+/// `attributes` or `relationships` that are `null` or not an object read as empty: a
+/// resource's id is all a body needs to be usable.
+fn lenient_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned + Default,
+{
+    Ok(lenient_option(deserializer)?.unwrap_or_default())
+}
+
+/// A list whose objects are read each on its own: one odd `included` entry must not take the
+/// manage status of every other device on the page with it.
+fn lenient_items<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    Ok(lenient_option(deserializer)?.unwrap_or_default())
+    let serde_json::Value::Array(items) = serde_json::Value::deserialize(deserializer)? else {
+        return Ok(Vec::new());
+    };
+    Ok(items.into_iter().filter(serde_json::Value::is_object).filter_map(|item| serde_json::from_value(item).ok()).collect())
+}
+
+/// The resources of `data`, each of which must be an object (as must the document): read from
+/// an array by position, `["x"]` would be a device with id "x" that Auvik never listed.
+fn resources<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Vec::<Object<T>>::deserialize(deserializer)?.into_iter().map(|Object(resource)| resource).collect())
+}
+
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a resource object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor(PhantomData))
+    }
 }
 
 #[cfg(test)]
@@ -200,6 +288,52 @@ mod tests {
         assert!(page.data[1].relationships.tenant.is_none());
         assert_eq!(page.included[0].attributes.manage_status, Some(true));
         assert_eq!(page.included[1].id, None);
+    }
+
+    #[test]
+    fn odd_attributes_relationships_or_included_entries_cost_nothing_else() {
+        let page: DevicePage = serde_json::from_str(
+            r#"{"data":[{"id":"d1","attributes":null,"relationships":null},{"id":"d2","attributes":[],"relationships":5},
+                 {"id":"d3","attributes":{"deviceType":"router"},"relationships":{"tenant":{"data":{"id":"t1"}}}}],
+                "included":["junk",{"type":"deviceDetail","id":"d1","attributes":null},
+                 {"type":"deviceDetail","id":"d3","attributes":{"manageStatus":true}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.data.len(), 3);
+        assert_eq!(page.data[0].attributes.device_type, None);
+        assert!(page.data[1].relationships.tenant.is_none());
+        assert_eq!(page.data[2].attributes.device_type.as_deref(), Some("router"));
+        let ids: Vec<_> = page.included.iter().map(|entry| (entry.id.as_deref(), entry.attributes.manage_status)).collect();
+        assert_eq!(ids, vec![(Some("d1"), None), (Some("d3"), Some(true))]);
+        let tenants: TenantsDocument = serde_json::from_str(r#"{"data":[{"id":"a","attributes":null,"relationships":"x"}]}"#).unwrap();
+        assert_eq!(tenants.data[0].attributes.tenant_type, None);
+        let usage: ClientUsageDocument = serde_json::from_str(r#"{"data":[{"id":"a","attributes":null}]}"#).unwrap();
+        assert!(usage.data[0].attributes.device_usage.is_none());
+    }
+
+    #[test]
+    fn arrays_are_never_read_as_objects_by_position() {
+        for body in [r#"{"data":[["d1"]]}"#, r#"{"data":[{"id":"d1"},[""]]}"#] {
+            let error = serde_json::from_str::<DevicePage>(body).unwrap_err().to_string();
+            assert!(error.contains("expected a resource object"), "{error}");
+        }
+        assert!(serde_json::from_str::<TenantsDocument>(r#"{"data":[["t1"]]}"#).is_err());
+        for body in [r#"[[]]"#, r#"[[{"id":"d1"}],[],null]"#] {
+            assert!(serde_json::from_str::<DevicePage>(body).is_err(), "{body}");
+            assert!(serde_json::from_str::<TenantsDocument>(body).is_err(), "{body}");
+            assert!(serde_json::from_str::<ClientUsageDocument>(body).is_err(), "{body}");
+        }
+        assert!(serde_json::from_str::<DevicePage>(r#"{"links":{}}"#).unwrap_err().to_string().contains("missing field `data`"));
+        let page: DevicePage = serde_json::from_str(
+            r#"{"data":[{"id":"d1","attributes":[null,"router"],"relationships":{"tenant":[{"data":{"id":"t1"}}]}},
+                        {"id":"d2","relationships":{"tenant":{"data":["t2"]}}}],
+                "included":[["deviceDetail","d1",{"manageStatus":true}]]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.data[0].attributes.device_type, None);
+        assert!(page.data[0].relationships.tenant.is_none());
+        assert!(page.data[1].relationships.tenant.as_ref().unwrap().data.is_none());
+        assert!(page.included.is_empty());
     }
 
     #[test]

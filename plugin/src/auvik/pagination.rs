@@ -13,7 +13,12 @@ pub enum Next {
 
 /// The cursor of the next page, or why the link cannot be trusted.
 pub fn next_cursor(links: Option<&Value>, base_url: &str) -> Result<Next, String> {
-    let next = match links.and_then(|links| links.get("next")) {
+    let links = match links {
+        None | Some(Value::Null) => return Ok(Next::End),
+        Some(Value::Object(links)) => links,
+        Some(other) => return Err(format!("links is not an object: {}", short(&other.to_string()))),
+    };
+    let next = match links.get("next") {
         None | Some(Value::Null) => return Ok(Next::End),
         Some(Value::String(text)) if text.trim().is_empty() => return Ok(Next::End),
         Some(next) => next,
@@ -24,7 +29,9 @@ pub fn next_cursor(links: Option<&Value>, base_url: &str) -> Result<Next, String
     let Some(link) = next.as_str() else {
         return Err(format!("links.next is neither a URL nor a cursor object: {}", short(&next.to_string())));
     };
-    let query = if link.starts_with('/') {
+    // `//host/...` (and `/\host/...`, which browsers read alike) names another host.
+    let is_path = link.starts_with('/') && !link[1..].starts_with(['/', '\\']);
+    let query = if is_path {
         link.split_once('?').map_or("", |(_, query)| query)
     } else {
         let parsed = parse_absolute(link).ok_or_else(|| format!("links.next is not a URL: {}", short(link)))?;
@@ -104,6 +111,12 @@ mod tests {
         }
         assert!(next(json!({"next": format!("{BASE}/v1/x?page[first]=2")})).unwrap_err().contains("no page[after]"));
         assert!(next(json!({"next": format!("{BASE}/v1/x?page[after]=")})).is_err());
+        for link in ["//evil.example/v1/x?page[after]=c", "/\\evil.example/v1/x?page[after]=c", "//https://auvikapi.us1.my.auvik.com?page[after]=c"] {
+            assert!(next(json!({ "next": link })).is_err(), "{link}");
+        }
+        for links in [json!(["next"]), json!("next"), json!(5)] {
+            assert!(next_cursor(Some(&links), BASE).unwrap_err().contains("links is not an object"), "{links}");
+        }
         assert!(next(json!({"next": 42})).is_err());
         assert!(next(json!({"next": "not a url"})).is_err());
     }

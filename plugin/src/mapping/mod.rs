@@ -388,10 +388,18 @@ fn check_entries<'a>(list: &str, entries: impl Iterator<Item = (&'a str, &'a str
         }
         check_name_len(|| format!("{list}[{i}].name"), name)?;
         if !seen_ids.insert(id) {
-            return Err(PluginError::invalid_input(&format!("{list}[{i}].id"), format!("duplicate id {id:?}")));
+            return Err(PluginError::invalid_input(&format!("{list}[{i}].id"), format!("duplicate id {:?}", shown(id))));
         }
     }
     Ok(())
+}
+
+/// An id as an error quotes it: ids have no length limit, and a message should stay readable.
+fn shown(id: &str) -> String {
+    match id.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}…", &id[..cut]),
+        None => id.to_string(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,7 +442,7 @@ fn existing_decisions<'a>(
         if decisions.insert(subject_id, decision).is_some() {
             return Err(PluginError::invalid_input(
                 &format!("{list}[{i}].{noun}_id"),
-                format!("duplicate entry for {noun} {subject_id:?}"),
+                format!("duplicate entry for {noun} {:?}", shown(subject_id)),
             ));
         }
     }
@@ -497,9 +505,10 @@ fn match_subjects<'a>(
     }
 
     // Proposals are collected before any is applied, so that two subjects with the same name
-    // cancel each other out whatever their order.
+    // cancel each other out whatever their order. Every subject whose names match a target
+    // claims it, even one that matches several targets and so proposes nothing itself.
     let mut proposals: Vec<(usize, usize)> = Vec::new();
-    let mut proposals_per_target: HashMap<usize, usize> = HashMap::new();
+    let mut claims_per_target: HashMap<usize, usize> = HashMap::new();
     for (subject_index, subject) in subjects.iter().enumerate() {
         if outcomes[subject_index].status != MapStatus::Unmapped {
             continue;
@@ -513,15 +522,17 @@ fn match_subjects<'a>(
             .collect();
         matches.sort_unstable();
         matches.dedup();
+        for &target_index in &matches {
+            *claims_per_target.entry(target_index).or_default() += 1;
+        }
         if let [target_index] = matches[..] {
             if !taken_by.contains_key(&target_index) {
                 proposals.push((subject_index, target_index));
-                *proposals_per_target.entry(target_index).or_default() += 1;
             }
         }
     }
     for (subject_index, target_index) in proposals {
-        if proposals_per_target.get(&target_index) == Some(&1) {
+        if claims_per_target.get(&target_index) == Some(&1) {
             if let (Some(outcome), Some(target)) = (outcomes.get_mut(subject_index), targets.get(target_index)) {
                 outcome.status = MapStatus::Mapped;
                 outcome.target_id = Some(target.id);
@@ -803,6 +814,22 @@ mod tests {
         let mut ids = suggested_ids(&rows[0]);
         ids.sort_unstable();
         assert_eq!(ids, ["c1", "c2"]);
+    }
+
+    #[test]
+    fn an_account_matching_two_companies_still_blocks_each_of_them() {
+        // a2 proposes nothing (two matches), yet "Acme" is not unique to a1.
+        let companies = vec![entry("c1", "Acme"), entry("c2", "Acme Legacy")];
+        for accounts in [
+            vec![account("a1", "Acme"), account_shown_as("a2", "Acme Legacy", "Acme")],
+            vec![account_shown_as("a2", "Acme Legacy", "Acme"), account("a1", "Acme")],
+        ] {
+            let rows = map_accounts(accounts, companies.clone());
+            assert!(rows.iter().all(|row| row.status == MapStatus::Unmapped), "{rows:?}");
+            let a1 = row(&rows, "a1");
+            assert_eq!(suggested_ids(a1).first(), Some(&"c1"));
+            assert!(a1.suggestions[0].reason.ends_with("not mapped automatically because the match is not unique"));
+        }
     }
 
     #[test]
@@ -1140,6 +1167,12 @@ mod tests {
         let mut map_input = input(vec![], vec![]);
         map_input.psa_products = vec![entry("p", "A"), entry("p", "B")];
         assert_eq!(invalid_input_message(map_input), "psa_products[1].id: duplicate id \"p\"");
+        let long = "i".repeat(60_000);
+        let message = invalid_input_message(input(vec![account(&long, "A"), account(&long, "B")], vec![]));
+        assert_eq!(message, format!("accounts[1].id: duplicate id \"{}…\"", "i".repeat(80)));
+        let mut map_input = input(vec![], vec![]);
+        map_input.existing.accounts = vec![excluded(&long), excluded(&long)];
+        assert!(invalid_input_message(map_input).len() < 200);
     }
 
     #[test]

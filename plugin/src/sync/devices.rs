@@ -7,7 +7,7 @@ use crate::auvik::pagination::{next_cursor, Next};
 use crate::counting::{classify, Outcome, Tally};
 use crate::error::{ErrorCode, PluginError};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 pub const DEVICE_INFO_PATH: &str = "/v1/inventory/device/info";
 /// Auvik's v1 maximum is not documented; 1,000 is what its public clients use without trouble.
@@ -22,6 +22,11 @@ pub struct BatchRead {
     pub sites: Vec<String>,
     pub after: Option<String>,
     seen_cursors: Vec<String>,
+    /// Hashes of the ids counted so far in this read: a device Auvik lists on two pages (its
+    /// paging shifts when devices come and go) counts once, also across calls. Ids themselves
+    /// are never kept; sorted, so a token is the same in every host.
+    #[serde(default)]
+    seen_devices: BTreeSet<u64>,
     empty_pages_in_a_row: u32,
     pub tallies: Vec<Tally>,
     /// Failed attempts of the next request, so a retry survives a stop between calls.
@@ -100,7 +105,8 @@ impl BatchRead {
                 (None, 1) => 0,
                 (None, _) => return Err(malformed(format!("device {} names no tenant, so it cannot be attributed", device.id))),
             };
-            if !seen_on_page.insert(device.id.as_str()) {
+            let id = id_hash(&device.id);
+            if self.seen_devices.contains(&id) || !seen_on_page.insert(id) {
                 read.duplicates_skipped += 1;
                 continue;
             }
@@ -136,6 +142,7 @@ impl BatchRead {
             self.tallies[position].add(outcome);
             read.devices += 1;
         }
+        self.seen_devices.extend(seen_on_page);
         self.empty_pages_in_a_row = empty_pages_in_a_row;
         match next {
             Next::End => read.last = true,
@@ -146,6 +153,11 @@ impl BatchRead {
         }
         Ok(read)
     }
+}
+
+/// FNV-1a: stable across builds, so a token from one plugin version still dedups in the next.
+fn id_hash(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn short(text: &str) -> String {
@@ -197,6 +209,26 @@ mod tests {
         assert_eq!(batch.tallies[1].excluded().offline, 1);
         assert_eq!(read.records[0].0, 1);
         assert_eq!(read.records[0].1.excluded, Some(crate::counting::Exclusion::Offline));
+    }
+
+    #[test]
+    fn a_device_listed_on_two_pages_counts_once_also_across_a_token() {
+        let next = format!("{BASE}/v1/x?page[after]=c1");
+        let mut batch = BatchRead::new(vec!["t1".into()]);
+        batch.absorb(&page(vec![device("d1", None, "router", "online")], &[("d1", true)], Some(&next)), BASE, false).unwrap();
+        let mut batch: BatchRead = serde_json::from_str(&serde_json::to_string(&batch).unwrap()).unwrap();
+        let again = page(vec![device("d1", None, "router", "online"), device("d2", None, "router", "online")], &[("d1", true), ("d2", true)], None);
+        let read = batch.absorb(&again, BASE, false).unwrap();
+        assert_eq!((batch.tallies[0].counts().routers, read.devices, read.duplicates_skipped), (2, 1, 1));
+    }
+
+    #[test]
+    fn a_refused_page_leaves_no_device_seen() {
+        let mut batch = BatchRead::new(vec!["t1".into(), "t2".into()]);
+        let refused = page(vec![device("d1", Some("t1"), "router", "online"), device("anonymous", None, "router", "online")], &[("d1", true)], None);
+        assert!(batch.absorb(&refused, BASE, false).unwrap_err().message.contains("names no tenant"));
+        let read = batch.absorb(&page(vec![device("d1", Some("t1"), "router", "online")], &[("d1", true)], None), BASE, false).unwrap();
+        assert_eq!((batch.tallies[0].counts().routers, read.duplicates_skipped), (1, 0));
     }
 
     #[test]

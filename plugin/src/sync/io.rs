@@ -49,8 +49,9 @@ pub struct BillingPeriod {
     pub thru: String,
 }
 
-/// More than any MSP has tenants; a longer list is a mistake, not a sync.
-pub const MAX_ACCOUNT_IDS: usize = 50_000;
+/// More than any MSP has tenants; a longer list is a mistake, not a sync. Every id is a result
+/// even when Auvik does not know it, and 50,000 results no longer fit the plugin's 64 MiB.
+pub const MAX_ACCOUNT_IDS: usize = 10_000;
 
 /// The longest period asked of Auvik at once; its own billing screens stop at 90 days.
 pub const MAX_BILLING_DAYS: i64 = 92;
@@ -265,6 +266,11 @@ mod tests {
         assert!(input(|i| i.account_ids = Some(vec![])).unwrap_err().message.starts_with("account_ids:"));
         let error = input(|i| i.account_ids = Some(vec!["1".into(), "2".into(), "1".into()])).unwrap_err();
         assert!(error.message.starts_with("account_ids[2]: 1 is listed twice"), "{}", error.message);
+        let most: Vec<String> = (0..MAX_ACCOUNT_IDS).map(|n| n.to_string()).collect();
+        assert!(input(|i| i.account_ids = Some(most)).is_ok());
+        let too_many: Vec<String> = (0..=MAX_ACCOUNT_IDS).map(|n| n.to_string()).collect();
+        let error = input(|i| i.account_ids = Some(too_many)).unwrap_err();
+        assert_eq!(error.message, "account_ids: lists 10001 ids; at most 10000 are accepted");
         let error = input(|i| i.account_ids = Some(vec!["1,2".into()])).unwrap_err();
         assert!(error.message.starts_with("account_ids[0]: expected an Auvik tenant id"), "{}", error.message);
     }
