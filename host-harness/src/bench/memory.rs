@@ -36,10 +36,13 @@ pub struct MemoryRecord {
     pub bytes: usize,
     /// Largest size it reached. Wasm memory never shrinks, so this equals `bytes`.
     pub peak_bytes: usize,
+    /// The memory's declared minimum, in bytes: tells the modules' memories apart.
+    pub minimum_bytes: usize,
 }
 
 struct Tracked {
     phase: &'static str,
+    minimum_bytes: usize,
     bytes: AtomicUsize,
     peak_bytes: AtomicUsize,
 }
@@ -64,7 +67,9 @@ impl MemoryProbe {
             .memory_reservation(0)
             .memory_guard_size(0)
             .memory_reservation_for_growth(0)
-            .memory_may_move(true);
+            .memory_may_move(true)
+            // Copy-on-write images need mmap-backed memories; these are plain heap.
+            .memory_init_cow(false);
         config
     }
 
@@ -86,6 +91,7 @@ impl MemoryProbe {
                 phase: tracked.phase,
                 bytes: tracked.bytes.load(Ordering::Relaxed),
                 peak_bytes: tracked.peak_bytes.load(Ordering::Relaxed),
+                minimum_bytes: tracked.minimum_bytes,
             })
             .collect()
     }
@@ -117,7 +123,7 @@ unsafe impl wasmtime::MemoryCreator for Creator {
                 "the memory probe cannot reserve {reserved_size_in_bytes:?} bytes with a {guard_size_in_bytes}-byte guard"
             ));
         }
-        let tracked = Arc::new(Tracked { phase: *lock(&self.0.phase), bytes: AtomicUsize::new(0), peak_bytes: AtomicUsize::new(0) });
+        let tracked = Arc::new(Tracked { phase: *lock(&self.0.phase), minimum_bytes: minimum, bytes: AtomicUsize::new(0), peak_bytes: AtomicUsize::new(0) });
         lock(&self.0.memories).push(Arc::clone(&tracked));
         let mut memory = HeapMemory { base: NonNull::dangling(), size: 0, capacity: 0, maximum, tracked };
         wasmtime::LinearMemory::grow_to(&mut memory, minimum).map_err(|error| error.to_string())?;
@@ -220,7 +226,7 @@ mod tests {
         let bytes = unsafe { std::slice::from_raw_parts(memory.as_ptr(), 5 * WASM_PAGE) };
         assert!(bytes[..WASM_PAGE].iter().all(|&b| b == 7) && bytes[WASM_PAGE..].iter().all(|&b| b == 0));
         assert!(memory.grow_to(65 * WASM_PAGE).is_err());
-        assert_eq!(probe.records(), vec![MemoryRecord { phase: "test", bytes: 5 * WASM_PAGE, peak_bytes: 5 * WASM_PAGE }]);
+        assert_eq!(probe.records(), vec![MemoryRecord { phase: "test", bytes: 5 * WASM_PAGE, peak_bytes: 5 * WASM_PAGE, minimum_bytes: WASM_PAGE }]);
         assert_eq!(probe.peak_bytes("test"), 5 * WASM_PAGE);
     }
 }

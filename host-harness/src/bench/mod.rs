@@ -80,9 +80,13 @@ pub struct LinearMemory {
     pub plugin_bytes: usize,
     /// extism's kernel memory, where the host puts inputs, outputs and HTTP response bodies.
     pub kernel_bytes: usize,
+    /// The store's other memories: extism 1.30 instantiates the plugin module once more when
+    /// it links it (an instance no call uses, at its initial size), plus wasmtime's own.
+    pub other_bytes: usize,
 }
 
 impl LinearMemory {
+    /// Plugin and kernel memory: what the call grows, and what `memory.max_pages` limits.
     pub fn total_bytes(&self) -> usize {
         self.plugin_bytes + self.kernel_bytes
     }
@@ -110,6 +114,9 @@ pub struct SizeFigures {
     pub memory: LinearMemory,
     /// The same sync without a billing period: device pages only.
     pub memory_devices_only: LinearMemory,
+    /// How the sync failed under `manifest.json`'s memory limit, when it did; the figures are
+    /// then measured with the limit lifted.
+    pub shipped_limit_failure: Option<String>,
 }
 
 impl SizeFigures {
@@ -173,6 +180,10 @@ fn sync_input(server: &ReplayServer, with_billing: bool) -> Vec<u8> {
         input["billing_period"] = json!({"from": synthetic::BILLING_FROM, "thru": synthetic::BILLING_THRU});
     }
     input.to_string().into_bytes()
+}
+
+fn is_out_of_memory(error: &str) -> bool {
+    error.contains("oom") || error.contains("out of memory")
 }
 
 fn parse_output(bytes: &[u8], what: &str) -> Result<Value, String> {
@@ -270,8 +281,8 @@ pub fn run_size(size: &Size, runs: usize) -> Result<SizeFigures, String> {
     let base_url = server.base_url();
     let input = sync_input(&server, true);
     let (_, wasm_bytes) = wasm::plugin_wasm()?;
-    let manifest = wasm::manifest(&wasm_bytes, Some(&base_url))?;
-    let compiled = wasm::compile(&manifest, None)?;
+    let mut manifest = wasm::manifest(&wasm_bytes, Some(&base_url))?;
+    let mut compiled = wasm::compile(&manifest, None)?;
     let schemas = wasm::schemas()?;
     let scenario = server.scenario().clone();
 
@@ -291,6 +302,7 @@ pub fn run_size(size: &Size, runs: usize) -> Result<SizeFigures, String> {
         native: Timing::default(),
         memory: LinearMemory::default(),
         memory_devices_only: LinearMemory::default(),
+        shipped_limit_failure: None,
     };
     let answered = |what: &str| -> Result<usize, String> {
         let unmatched = server.take_unmatched();
@@ -310,12 +322,38 @@ pub fn run_size(size: &Size, runs: usize) -> Result<SizeFigures, String> {
         let output = wasm::call(&mut plugin, "sync", &input);
         let elapsed = started.elapsed();
         let requests = answered("the Wasm sync")?;
-        let output = parse_output(&output?, "the Wasm sync")?;
         drop(plugin);
+        let output = match output {
+            // The shipped memory limit is part of what is measured: note that it was too small,
+            // then measure with it lifted, so the other figures still exist.
+            Err(error) if figures.shipped_limit_failure.is_none() && manifest.memory.max_pages.is_some() && is_out_of_memory(&error) => {
+                progress(&format!("{}: {error} under the shipped memory limit; measuring with the limit lifted", size.name));
+                figures.shipped_limit_failure = Some(format!(
+                    "{error} (manifest.json memory.max_pages {} = {} MiB)",
+                    manifest.memory.max_pages.unwrap_or_default(),
+                    manifest.memory.max_pages.unwrap_or_default() / 16
+                ));
+                manifest.memory.max_pages = None;
+                compiled = wasm::compile(&manifest, None)?;
+                let mut plugin = wasm::instantiate(&compiled)?;
+                wasm::warm_up(&mut plugin)?;
+                server.reset();
+                let started = Instant::now();
+                let output = wasm::call(&mut plugin, "sync", &input);
+                let elapsed = started.elapsed();
+                figures.requests.push(answered("the Wasm sync")?);
+                figures.wasm.push(elapsed);
+                output
+            }
+            other => {
+                figures.requests.push(requests);
+                figures.wasm.push(elapsed);
+                other
+            }
+        };
+        let output = parse_output(&output?, "the Wasm sync")?;
         schemas.check("sync.output", &output).map_err(|problem| format!("the Wasm sync output {problem}"))?;
         check_sync(&output, &account, true).map_err(|problem| format!("Wasm: {problem}"))?;
-        figures.wasm.push(elapsed);
-        figures.requests.push(requests);
 
         server.reset();
         let started = Instant::now();
@@ -347,7 +385,19 @@ pub fn run_size(size: &Size, runs: usize) -> Result<SizeFigures, String> {
         answered("the probed Wasm sync")?;
         check_sync(&parse_output(&output?, "the probed Wasm sync")?, &account, with_billing)
             .map_err(|problem| format!("probed Wasm: {problem}"))?;
-        let measured = LinearMemory { plugin_bytes: probe.peak_bytes("plugin"), kernel_bytes: probe.peak_bytes("kernel") };
+        // `Plugin::new_from_compiled` links extism's kernel first (its memory comes first), then
+        // eagerly instantiates the plugin module once more, an instance no call uses; the call
+        // then instantiates the module that runs (the one memory made in phase `plugin`).
+        let records = probe.records();
+        let ran: Vec<&memory::MemoryRecord> = records.iter().filter(|record| record.phase == "plugin").collect();
+        let (Some(kernel), [ran]) = (records.first().filter(|record| record.phase == "kernel"), ran.as_slice()) else {
+            return Err(format!("expected the extism kernel's memory first and one memory made by the call, the probe saw {records:?}"));
+        };
+        let measured = LinearMemory {
+            plugin_bytes: ran.peak_bytes,
+            kernel_bytes: kernel.peak_bytes,
+            other_bytes: records.iter().map(|record| record.peak_bytes).sum::<usize>() - ran.peak_bytes - kernel.peak_bytes,
+        };
         drop(plugin);
         if with_billing {
             figures.memory = measured;
@@ -457,10 +507,12 @@ impl Report {
 
     pub fn targets(&self) -> Vec<TargetCheck> {
         let mut checks = Vec::new();
+        // The targets are about real account sizes; `tiny` exists for the tests.
+        let sizes: Vec<&SizeFigures> = self.sizes.iter().filter(|figures| figures.size != Size::TINY).collect();
         let per_size = |value: &dyn Fn(&SizeFigures) -> String| {
-            self.sizes.iter().map(|figures| format!("{} {}", figures.size.name, value(figures))).collect::<Vec<_>>().join(", ")
+            sizes.iter().map(|figures| format!("{} {}", figures.size.name, value(figures))).collect::<Vec<_>>().join(", ")
         };
-        let all = |ok: &dyn Fn(&SizeFigures) -> bool| (!self.sizes.is_empty()).then(|| self.sizes.iter().all(ok));
+        let all = |ok: &dyn Fn(&SizeFigures) -> bool| (!sizes.is_empty()).then(|| sizes.iter().all(|figures| ok(figures)));
         checks.push(TargetCheck {
             target: "requests within 1.1x the minimum at every size",
             met: all(&|figures| figures.requests_ratio() <= 1.1),
@@ -489,9 +541,15 @@ impl Report {
                 let worst = large.memory.total_bytes().max(large.memory_devices_only.total_bytes());
                 TargetCheck {
                     target: "peak linear memory not growing with pages (<= 1.5x from 10,000 to 100,000 devices) and < 64 MiB at 100,000 devices",
-                    met: Some(with_billing <= 1.5 && devices_only <= 1.5 && (worst as f64) < 64.0 * MIB),
+                    met: Some(
+                        with_billing <= 1.5
+                            && devices_only <= 1.5
+                            && (worst as f64) < 64.0 * MIB
+                            && large.shipped_limit_failure.is_none(),
+                    ),
                     measured: format!(
-                        "with billing {} -> {} ({with_billing:.2}x); devices only {} -> {} ({devices_only:.2}x)",
+                        "{}with billing {} -> {} ({with_billing:.2}x); devices only {} -> {} ({devices_only:.2}x)",
+                        if large.shipped_limit_failure.is_some() { "large fails under the shipped 64 MiB limit (oom); limit lifted: " } else { "" },
                         mib(medium.memory.total_bytes()),
                         mib(large.memory.total_bytes()),
                         mib(medium.memory_devices_only.total_bytes()),
@@ -566,7 +624,13 @@ fn spread(timing: &Timing) -> String {
 }
 
 fn memory_cell(memory: &LinearMemory) -> String {
-    format!("{} (plugin {} + extism kernel {})", mib(memory.total_bytes()), mib(memory.plugin_bytes), mib(memory.kernel_bytes))
+    format!(
+        "{} (plugin {} + extism kernel {}; idle in the store: {})",
+        mib(memory.total_bytes()),
+        mib(memory.plugin_bytes),
+        mib(memory.kernel_bytes),
+        mib(memory.other_bytes)
+    )
 }
 
 struct Table {
@@ -625,6 +689,14 @@ impl Report {
                 format!("{}: {} sites, {} devices", size.name, thousands(size.sites as u64), thousands(size.devices as u64)),
                 &["Measure", "Value", "Reference", "Ratio"],
             );
+            if let Some(failure) = &figures.shipped_limit_failure {
+                table.row(&[
+                    "Sync under the shipped manifest.json",
+                    &format!("FAILED: {failure}"),
+                    "every figure below is measured with memory.max_pages lifted",
+                    "",
+                ]);
+            }
             table.row(&[
                 "Account",
                 &format!(

@@ -476,14 +476,14 @@ fn make_device(rng: &mut Rng, site: &Site, n: usize, entity: u64) -> (Device, Op
     let id = entity_id(&site.id, entity);
     let name = format!("{}-{}{:02}", site.code, type_code(device_type), n + 1);
     let octet = (site.number % 250) as u64 + 1;
-    let ip_count = 1 + rng.below(3);
+    let ip_count = if rng.percent() < 80 { 1 } else { 2 };
     let ips: Vec<String> = (0..ip_count).map(|i| format!("10.{octet}.{}.{}", i * 10 + rng.below(8), 2 + rng.below(250))).collect();
     let serial = if rng.percent() < 15 { Value::Null } else { Value::from(format!("Q2{:02}-{:04X}-{:04X}", octet, entity % 65_536, rng.below(65_536))) };
     let firmware = if rng.percent() < 40 { Value::Null } else { none_if_empty(software) };
     let timestamp = |rng: &mut Rng, day: u64| {
         format!("2026-11-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rng.below(24), rng.below(60), rng.below(60), rng.below(1000))
     };
-    let networks: Vec<Value> = (0..1 + rng.below(2))
+    let networks: Vec<Value> = (0..if rng.percent() < 90 { 1 } else { 2 })
         .map(|i| {
             let network_entity = 400_000_000_000_700_000 + (site.number as u64) * 16 + i;
             json!({
