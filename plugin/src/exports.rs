@@ -20,11 +20,15 @@ impl Transport for HostHttp {
         }
         let response = http::request::<()>(&request, None)
             .map_err(|error| PluginError::new(ErrorCode::UpstreamError, format!("the host could not complete the request: {error}")))?;
-        Ok(HttpResponse {
+        let copied = HttpResponse {
             status: response.status_code(),
             body: response.body(),
             headers: response.headers().iter().map(|(name, value)| (name.to_ascii_lowercase(), value.clone())).collect(),
-        })
+        };
+        // The body also sits in the host's memory until freed; without this every page of a
+        // sync stays there and 100,000 devices no longer fit the manifest's 64 MiB.
+        response.into_memory().free();
+        Ok(copied)
     }
 }
 

@@ -75,7 +75,7 @@ impl TenantTree {
                     domain_prefix: resource.attributes.domain_prefix.unwrap_or_else(|| resource.id.clone()),
                     unknown_type: tenant_type.is_none().then_some(raw_type),
                     tenant_type,
-                    parent_id: resource.relationships.parent.and_then(|parent| parent.data).map(|parent| parent.id),
+                    parent_id: resource.relationships.parent.and_then(|parent| parent.data).and_then(|parent| parent.id),
                     id: resource.id,
                 }
             })

@@ -93,7 +93,7 @@ impl BatchRead {
         let mut outcomes = Vec::with_capacity(page.data.len());
         let mut seen_on_page = HashSet::with_capacity(page.data.len());
         for device in &page.data {
-            let tenant = device.relationships.tenant.as_ref().and_then(|tenant| tenant.data.as_ref()).map(|tenant| tenant.id.as_str());
+            let tenant = device.relationships.tenant.as_ref().and_then(|tenant| tenant.data.as_ref()).and_then(|tenant| tenant.id.as_deref());
             let position = match (tenant, self.sites.len()) {
                 (Some(tenant), _) => match site_positions.get(tenant) {
                     Some(&position) => position,
