@@ -118,6 +118,53 @@ mod tests {
         assert!(stale.is_empty(), "schemas/ differ from the types for {stale:?}; run UPDATE_SCHEMAS=1 cargo test -p auvik-sync schemas");
     }
 
+    /// Every property is explained where it stands or where its `$ref` points.
+    #[test]
+    fn every_field_of_every_schema_says_what_it_is() {
+        fn explained(node: &Value, defs: &Value) -> bool {
+            if node.get("description").is_some() || node.get("title").is_some() {
+                return true;
+            }
+            let referenced = |node: &Value| {
+                node.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next()).map(|name| &defs[name])
+            };
+            if let Some(target) = referenced(node) {
+                return explained(target, defs);
+            }
+            node.get("anyOf").and_then(Value::as_array).is_some_and(|alternatives| {
+                alternatives.iter().any(|alternative| referenced(alternative).is_some_and(|target| explained(target, defs)))
+            })
+        }
+        fn walk(node: &Value, defs: &Value, path: &str, missing: &mut Vec<String>) {
+            if let Some(properties) = node.get("properties").and_then(Value::as_object) {
+                for (name, property) in properties {
+                    if !explained(property, defs) {
+                        missing.push(format!("{path}.{name}"));
+                    }
+                    walk(property, defs, &format!("{path}.{name}"), missing);
+                }
+            }
+            for key in ["items", "anyOf", "oneOf", "allOf"] {
+                match node.get(key) {
+                    Some(Value::Array(items)) => items.iter().for_each(|item| walk(item, defs, path, missing)),
+                    Some(item) => walk(item, defs, path, missing),
+                    None => {}
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        for (file, schema) in generate() {
+            let schema = schema.to_value();
+            assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "{file} declares its draft");
+            let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
+            walk(&schema, &defs, file, &mut missing);
+            for (name, definition) in defs.as_object().into_iter().flatten() {
+                walk(definition, &defs, &format!("{file}#{name}"), &mut missing);
+            }
+        }
+        assert!(missing.is_empty(), "fields without a description: {missing:?}");
+    }
+
     #[test]
     fn describe_lists_every_entry_point_with_its_schemas() {
         let description = describe();

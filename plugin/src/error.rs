@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// What went wrong, as a stable code (the README says how a host should handle each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -42,7 +43,9 @@ impl ErrorCode {
 /// account that could not be read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PluginError {
+    /// Stable code a host can branch on.
     pub code: ErrorCode,
+    /// Everything a person needs to act on it, in one sentence or two; never a credential.
     pub message: String,
 }
 

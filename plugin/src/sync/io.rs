@@ -164,6 +164,7 @@ pub struct AccountResult {
     pub name: String,
     /// The tenant's type, or null for an id this user cannot see.
     pub tenant_type: Option<TenantType>,
+    /// `ok`, `unavailable` (with `error`), or `pending` while a sync is incomplete.
     pub status: AccountStatus,
     /// The tenant ids whose devices were summed: the account itself for a site, every site below a customer.
     pub sites: Vec<String>,
@@ -194,12 +195,16 @@ pub struct DeviceRecord {
     pub id: String,
     /// The tenant (site) the device belongs to.
     pub site_id: String,
+    /// Auvik's `deviceName`.
     pub name: Option<String>,
     /// Auvik's `deviceType`, as sent.
     #[serde(rename = "type")]
     pub device_type: Option<String>,
+    /// Auvik's `makeModel`; null where Auvik sends none.
     pub make_model: Option<String>,
+    /// Auvik's `vendorName`.
     pub vendor_name: Option<String>,
+    /// Auvik's `serialNumber`.
     pub serial_number: Option<String>,
     /// Auvik's `onlineStatus`, as sent.
     pub online_status: Option<String>,
