@@ -10,6 +10,7 @@ pub mod report;
 pub mod schemas;
 pub mod secret_guard;
 pub mod session;
+pub mod temp_dir;
 pub mod workflow;
 
 pub use host::{CallError, HostOptions, PluginHost};

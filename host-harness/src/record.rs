@@ -797,32 +797,13 @@ impl<'de> Visitor<'de> for JsonVisitor {
 mod tests {
     use super::*;
     use crate::replay::{Exchange, RecordedResponse, ReplayServer, RequestMatcher, Scenario};
-    use std::sync::atomic::AtomicUsize;
 
     const USER: &str = "Billing@FakeMSP.example";
     const KEY: &str = "record-unit-key-Xk42/Pq+";
     const JSON_API: &str = "application/vnd.api+json";
 
-    struct TempDir(PathBuf);
+    use crate::temp_dir::TempDir;
 
-    impl TempDir {
-        fn new() -> TempDir {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-            let name = format!(
-                "auvik-record-unit-{}-{}-{nanos}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::SeqCst)
-            );
-            TempDir(std::env::temp_dir().join(name))
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn basic() -> String {
         format!("Basic {}", BASE64.encode(format!("{USER}:{KEY}")))
@@ -940,7 +921,7 @@ mod tests {
             "the 308 was not followed"
         );
 
-        let dir = TempDir::new();
+        let dir = TempDir::new("record-unit");
         std::fs::create_dir_all(&dir.0).unwrap();
         let redactor = Redactor::new(USER, KEY);
         let upstream_url = upstream.base_url();
@@ -1096,7 +1077,7 @@ mod tests {
 
     #[test]
     fn options_are_checked_before_anything_is_sent() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("record-unit");
         let options = |url: &str, extra: Value| RecordOptions {
             upstream_base_url: url.into(),
             username: USER.into(),

@@ -9,8 +9,7 @@ use auvik_harness::{recordings_dir, Session};
 use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 const VERIFY: &str = "/v1/authentication/verify";
 const JSON_API: &str = "application/vnd.api+json";
@@ -19,28 +18,7 @@ fn period() -> Value {
     json!({"from": "2026-11-01", "thru": "2026-11-30"})
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let name = format!(
-            "auvik-record-{label}-{}-{}-{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        TempDir(std::env::temp_dir().join(name))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use auvik_harness::temp_dir::TempDir;
 
 fn options(upstream: &ReplayServer, out_dir: &Path, extra: Value) -> RecordOptions {
     let scenario = upstream.scenario();
@@ -98,7 +76,7 @@ fn record_ok(options: &RecordOptions) -> RecordSummary {
 fn a_recording_of_the_main_account_replays_to_the_same_outputs() {
     let upstream = ReplayServer::start(&recordings_dir("main")).unwrap();
     let original = upstream.scenario().clone();
-    let out = TempDir::new("main");
+    let out = TempDir::new("record-main");
     let summary = record_ok(&options(&upstream, &out.0, json!({"billing_period": period()})));
 
     assert_eq!(upstream.take_unmatched(), Vec::<String>::new());
@@ -208,7 +186,7 @@ fn an_upstream_308_is_recorded_as_such_and_never_followed_with_credentials() {
         )],
     )
     .unwrap();
-    let out = TempDir::new("moved");
+    let out = TempDir::new("record-moved");
     let error = record(&options(&upstream, &out.0, json!({}))).expect_err("connect cannot succeed on a redirect");
     assert!(error.starts_with("connect failed: auth_failed"), "{error}");
     assert!(!error.contains(&scenario.api_key));
@@ -276,7 +254,7 @@ fn credentials_echoed_in_bodies_are_replaced_by_placeholders() {
         ),
     ];
     let upstream = ReplayServer::from_exchanges(scenario.clone(), exchanges).unwrap();
-    let out = TempDir::new("echo");
+    let out = TempDir::new("record-echo");
     let summary = record_ok(&options(&upstream, &out.0, Value::Null));
     assert_eq!(summary.connect["accounts"], json!([]));
 

@@ -447,9 +447,7 @@ fn error_body(status: u16, title: &str, detail: &str) -> String {
 mod tests {
     use super::*;
     use std::io::{ErrorKind, Read, Write};
-    use std::path::PathBuf;
-    use std::sync::atomic::AtomicUsize;
-    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+    use std::time::Instant;
 
     use serde_json::json;
 
@@ -460,32 +458,15 @@ mod tests {
     const DEVICES_BODY: &str = r#"{"data":[{"id":"d1","attributes":{"deviceName":"core-sw"}}]}"#;
     const VERIFY: &str = "/v1/authentication/verify";
 
-    struct TempDir(PathBuf);
+    use crate::temp_dir::TempDir;
 
-    impl TempDir {
-        fn with(files: &[(&str, String)]) -> TempDir {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            let unique = format!(
-                "auvik-replay-{}-{}-{nanos}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::SeqCst)
-            );
-            let dir = TempDir(std::env::temp_dir().join(unique));
-            std::fs::create_dir_all(&dir.0).unwrap();
-            for (name, contents) in files {
-                std::fs::write(dir.0.join(name), contents).unwrap();
-            }
-            dir
+    fn temp_dir_with(files: &[(&str, String)]) -> TempDir {
+        let dir = TempDir::new("replay");
+        std::fs::create_dir_all(dir.path()).unwrap();
+        for (name, contents) in files {
+            std::fs::write(dir.path().join(name), contents).unwrap();
         }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        dir
     }
 
     fn scenario_file() -> (&'static str, String) {
@@ -507,12 +488,12 @@ mod tests {
     fn serve(files: &[(&str, String)]) -> ReplayServer {
         let mut all = vec![scenario_file()];
         all.extend(files.iter().cloned());
-        let dir = TempDir::with(&all);
+        let dir = temp_dir_with(&all);
         ReplayServer::start(&dir.0).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn load_error(files: &[(&str, String)]) -> String {
-        let dir = TempDir::with(files);
+        let dir = temp_dir_with(files);
         match ReplayServer::start(&dir.0) {
             Ok(_) => panic!("loaded {files:?}"),
             Err(e) => e,
@@ -1130,7 +1111,7 @@ mod tests {
             .unwrap()
             .contains("auvik-replay-no-such-dir"));
 
-        let dir = TempDir::with(&[
+        let dir = temp_dir_with(&[
             scenario_file(),
             good,
             (EXPECTED_FILE, json!({"site": {}}).to_string()),
