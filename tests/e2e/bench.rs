@@ -17,7 +17,7 @@ fn the_tiny_bench_syncs_right_with_the_fewest_requests() {
     assert!(figures.memory_devices_only.plugin_bytes > 0, "{:?}", figures.memory_devices_only);
 
     let startup = run_startup(1).unwrap_or_else(|error| panic!("{error}"));
-    assert!(startup.wasm_bytes > 0 && startup.instantiate.runs.len() >= 1);
+    assert!(startup.wasm_bytes > 0 && !startup.instantiate.runs.is_empty());
     let map = run_map(20, 200, 1).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!((map.mapped, map.suggested), (12, 4));
 

@@ -210,7 +210,6 @@ impl Drop for HeapMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmtime::LinearMemory;
 
     #[test]
     fn heap_memory_grows_zeroed_and_records_its_peak() {
