@@ -4,6 +4,7 @@
 
 use crate::host::{HostOptions, PluginHost};
 use crate::replay::http::{self, ReadError};
+use crate::replay::recording::MatchKey;
 use crate::replay::{BASE_URL_PLACEHOLDER, SCENARIO_FILE};
 use crate::workflow::{sync_to_completion, LoopOptions};
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -11,7 +12,7 @@ use base64::Engine as _;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{json, Value};
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -192,7 +193,7 @@ struct ProxyLog {
     requests: usize,
     /// One per distinct request, in the order first seen.
     exchanges: Vec<Captured>,
-    seen: HashMap<RequestKey, usize>,
+    seen: HashMap<MatchKey, usize>,
     warnings: Vec<String>,
 }
 
@@ -206,34 +207,6 @@ struct Captured {
     body: Vec<u8>,
 }
 
-/// The replay server's notion of the same request: parameter order and tenant order do not matter.
-#[derive(PartialEq, Eq, Hash)]
-struct RequestKey {
-    method: String,
-    path: String,
-    query: Vec<(String, String)>,
-}
-
-impl RequestKey {
-    /// `None` when a parameter repeats, which the recording format cannot hold.
-    fn new(method: &str, path: &str, query: &[(String, String)]) -> Option<RequestKey> {
-        let mut query = query.to_vec();
-        query.sort();
-        if query.windows(2).any(|pair| pair[0].0 == pair[1].0) {
-            return None;
-        }
-        for (key, value) in &mut query {
-            if key == "tenants" {
-                *value = value.split(',').collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(",");
-            }
-        }
-        Some(RequestKey {
-            method: method.to_string(),
-            path: path.to_string(),
-            query,
-        })
-    }
-}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -403,7 +376,7 @@ impl ProxyShared {
             body: forwarded.body,
         };
         let mut log = lock(&self.log);
-        let Some(key) = RequestKey::new(&captured.method, &captured.path, &captured.query) else {
+        let Some(key) = MatchKey::new(&captured.method, &captured.path, &captured.query) else {
             log.warnings.push(format!("not recorded: {described} repeats a query parameter"));
             return;
         };

@@ -6,7 +6,7 @@
 //! `expected.json` is left to the harness.
 
 pub(crate) mod http;
-mod recording;
+pub(crate) mod recording;
 
 pub use recording::{
     Exchange, RecordedResponse, RequestMatcher, Scenario, BASE_URL_PLACEHOLDER, EXPECTED_FILE,

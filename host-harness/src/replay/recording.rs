@@ -133,8 +133,9 @@ pub(crate) struct Prepared {
     pub body: Arc<str>,
 }
 
+/// A request as the server matches it: parameter order and tenant order do not matter.
 #[derive(PartialEq, Eq, Hash)]
-struct MatchKey {
+pub(crate) struct MatchKey {
     method: String,
     path: String,
     query: Vec<(String, String)>,
@@ -142,7 +143,7 @@ struct MatchKey {
 
 impl MatchKey {
     /// `None` when a key repeats: such a request never matches.
-    fn new(method: &str, path: &str, query: &[(String, String)]) -> Option<MatchKey> {
+    pub(crate) fn new(method: &str, path: &str, query: &[(String, String)]) -> Option<MatchKey> {
         let mut query = query.to_vec();
         query.sort();
         if query.windows(2).any(|pair| pair[0].0 == pair[1].0) {
