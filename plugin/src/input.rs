@@ -51,7 +51,11 @@ fn field_of(path: &serde_path_to_error::Path) -> String {
     }
 }
 
-/// The first JSON string, quotes included, longer than [`MAX_STRING_BYTES`].
+/// Keys whose values may be long: a resume token of a large MSP carries its tenant list.
+const LONG_STRING_KEYS: [&[u8]; 1] = [b"resume_token"];
+
+/// The first JSON string, quotes included, longer than [`MAX_STRING_BYTES`] and not the value
+/// of one of [`LONG_STRING_KEYS`].
 fn long_string(bytes: &[u8]) -> Option<Range<usize>> {
     let mut at = 0;
     while at < bytes.len() {
@@ -65,12 +69,25 @@ fn long_string(bytes: &[u8]) -> Option<Range<usize>> {
             at += if bytes[at] == b'\\' { 2 } else { 1 };
         }
         let end = (at + 1).min(bytes.len());
-        if end - start > MAX_STRING_BYTES + 2 {
+        if end - start > MAX_STRING_BYTES + 2 && !is_value_of_long_string_key(bytes, start) {
             return Some(start..end);
         }
         at = end;
     }
     None
+}
+
+/// Whether the string starting at `start` follows `"<key>":` for a key in [`LONG_STRING_KEYS`].
+fn is_value_of_long_string_key(bytes: &[u8], start: usize) -> bool {
+    let before = bytes[..start].trim_ascii_end();
+    let Some(before) = before.strip_suffix(b":") else { return false };
+    let before = before.trim_ascii_end();
+    LONG_STRING_KEYS.iter().any(|key| {
+        before.len() > key.len() + 1
+            && before.ends_with(b"\"")
+            && before[..before.len() - 1].ends_with(key)
+            && before[before.len() - key.len() - 2] == b'"'
+    })
 }
 
 /// Names the field that holds the long string: a copy of the input with the string swapped for
@@ -223,6 +240,23 @@ mod tests {
         assert!(refused(escaped).starts_with("outer: holds a string of 131072 bytes"));
         assert!(parse::<Sample>(format!("{{\"outer\": {{\"list\": [], \"note\": \"{}\"}}}}", "y".repeat(MAX_STRING_BYTES)).as_bytes()).is_ok());
         assert!(parse::<Sample>(b"{\"outer\": \"\\").is_err(), "an unterminated string ends the scan");
+    }
+
+    #[test]
+    fn a_long_resume_token_is_read_but_a_long_string_elsewhere_is_not() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct WithToken {
+            resume_token: String,
+            note: Option<String>,
+        }
+        let token = "t".repeat(MAX_STRING_BYTES * 4);
+        let parsed = parse::<WithToken>(format!("{{\"note\": \"x\", \"resume_token\" : \"{token}\"}}").as_bytes()).unwrap();
+        assert_eq!(parsed.resume_token.len(), token.len());
+        let error = parse::<WithToken>(format!("{{\"resume_token\": \"t\", \"note\": \"{token}\"}}").as_bytes()).unwrap_err();
+        assert!(error.message.starts_with("note: holds a string of"), "{}", error.message);
+        let error = parse::<WithToken>(format!("{{\"xresume_token\": \"{token}\"}}").as_bytes()).unwrap_err();
+        assert!(error.message.contains("holds a string of"), "{}", error.message);
     }
 
     #[test]

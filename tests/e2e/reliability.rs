@@ -376,3 +376,32 @@ fn bad_budgets_are_refused() {
     assert!(message.starts_with("max_requests"), "{message}");
     assert_eq!(session.server.request_count(), 0);
 }
+
+/// A large MSP's token (its tenant list, and the hashes of a batch's devices so far) outgrows
+/// the 64 KiB that other strings are held to; resuming with it must still work.
+#[test]
+fn a_large_accounts_tokens_resume_to_the_exact_counts() {
+    use auvik_harness::bench::synthetic::{self, Size};
+    use auvik_harness::replay::ReplayServer;
+    use auvik_harness::workflow::{sync_to_completion, LoopOptions};
+    let mut account = synthetic::account(&Size::MEDIUM);
+    let server = ReplayServer::from_exchanges(account.scenario.clone(), std::mem::take(&mut account.exchanges)).unwrap();
+    let options = auvik_harness::HostOptions { allow_api_urls: vec![server.base_url()], ..Default::default() };
+    let mut host = auvik_harness::PluginHost::load(&options).unwrap();
+    let scenario = server.scenario();
+    let input = json!({
+        "connection": {"api_url": server.base_url(), "username": scenario.username, "api_key": scenario.api_key},
+        "billing_period": {"from": synthetic::BILLING_FROM, "thru": synthetic::BILLING_THRU},
+        "max_requests": 6
+    });
+    let first = host.call("sync", &input).unwrap();
+    let token = first["resume_token"].as_str().unwrap();
+    assert!(token.len() > 64 * 1024, "the test needs a token past 64 KiB, got {} bytes", token.len());
+    let (output, report) = sync_to_completion(&mut host, &input, &LoopOptions::default(), |_| {}).unwrap();
+    assert!(report.calls > 1);
+    // The check reads `stats` as one call's; a split sync's whole is in `totals`.
+    let mut whole = output.clone();
+    whole["stats"] = output["totals"].clone();
+    auvik_harness::bench::check_sync(&whole, &account, true).unwrap();
+    assert!(server.take_unmatched().is_empty());
+}
