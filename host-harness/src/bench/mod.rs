@@ -271,6 +271,9 @@ fn progress(text: &str) {
     eprintln!("bench: {text}");
 }
 
+/// One timed sync: the plugin's output (or its error), the wall time, the requests it made.
+type TimedSync = (Result<Vec<u8>, String>, Duration, usize);
+
 /// Generates the account for `size`, serves it, and measures it `runs` times (at least once).
 /// Fails if any run returns a wrong result or asks for something the account does not answer.
 pub fn run_size(size: &Size, runs: usize) -> Result<SizeFigures, String> {
@@ -312,17 +315,21 @@ pub fn run_size(size: &Size, runs: usize) -> Result<SizeFigures, String> {
         Ok(server.request_count())
     };
 
-    for run in 1..=runs {
-        progress(&format!("{}: run {run}/{runs}", size.name));
-        // Interleaved, so that a slow moment of the machine does not hit one column only.
-        let mut plugin = wasm::instantiate(&compiled)?;
+    // One timed sync on a fresh, warmed-up instance: its output, wall time and requests.
+    let timed_wasm_sync = |compiled: &extism::CompiledPlugin| -> Result<TimedSync, String> {
+        let mut plugin = wasm::instantiate(compiled)?;
         wasm::warm_up(&mut plugin)?;
         server.reset();
         let started = Instant::now();
         let output = wasm::call(&mut plugin, "sync", &input);
         let elapsed = started.elapsed();
-        let requests = answered("the Wasm sync")?;
-        drop(plugin);
+        Ok((output, elapsed, answered("the Wasm sync")?))
+    };
+
+    for run in 1..=runs {
+        progress(&format!("{}: run {run}/{runs}", size.name));
+        // Interleaved, so that a slow moment of the machine does not hit one column only.
+        let (output, elapsed, requests) = timed_wasm_sync(&compiled)?;
         let output = match output {
             // The shipped memory limit is part of what is measured: note that it was too small,
             // then measure with it lifted, so the other figures still exist.
@@ -335,13 +342,8 @@ pub fn run_size(size: &Size, runs: usize) -> Result<SizeFigures, String> {
                 ));
                 manifest.memory.max_pages = None;
                 compiled = wasm::compile(&manifest, None)?;
-                let mut plugin = wasm::instantiate(&compiled)?;
-                wasm::warm_up(&mut plugin)?;
-                server.reset();
-                let started = Instant::now();
-                let output = wasm::call(&mut plugin, "sync", &input);
-                let elapsed = started.elapsed();
-                figures.requests.push(answered("the Wasm sync")?);
+                let (output, elapsed, requests) = timed_wasm_sync(&compiled)?;
+                figures.requests.push(requests);
                 figures.wasm.push(elapsed);
                 output
             }
