@@ -353,20 +353,13 @@ impl<'a> SyncCall<'a> {
         let mut accounts = Vec::with_capacity(self.selection.units.len() + self.selection.not_visible.len());
         for unit in &self.selection.units {
             let tenant = tree.get(&unit.account_id);
-            let mut result = AccountResult {
-                account_id: unit.account_id.clone(),
-                name: tenant.map_or_else(|| unit.account_id.clone(), |tenant| tenant.domain_prefix.clone()),
-                tenant_type: tenant.and_then(|tenant| tenant.tenant_type.clone()),
-                status: AccountStatus::Ok,
-                sites: unit.sites.clone(),
-                counts: None,
-                average_billable_devices: None,
-                average_error: None,
-                excluded: None,
-                devices_seen: None,
-                error: None,
-                devices: None,
-            };
+            let mut result = AccountResult::without_counts(
+                &unit.account_id,
+                tenant.map_or(unit.account_id.as_str(), |tenant| tenant.domain_prefix.as_str()),
+                tenant.and_then(|tenant| tenant.tenant_type.clone()),
+                AccountStatus::Ok,
+                unit.sites.clone(),
+            );
             let mut records = Vec::new();
             if self.options.include_devices {
                 for site in &unit.sites {
@@ -404,23 +397,12 @@ impl<'a> SyncCall<'a> {
             accounts.push(result);
         }
         for id in &self.selection.not_visible {
-            accounts.push(AccountResult {
-                account_id: id.clone(),
-                name: id.clone(),
-                tenant_type: None,
-                status: AccountStatus::Unavailable,
-                sites: Vec::new(),
-                counts: None,
-                average_billable_devices: None,
-                average_error: None,
-                excluded: None,
-                devices_seen: None,
-                error: Some(PluginError::new(
-                    ErrorCode::Forbidden,
-                    format!("tenant {id} is not among the tenants this Auvik user can see (removed, or not authorized)"),
-                )),
-                devices: None,
-            });
+            let mut result = AccountResult::without_counts(id, id, None, AccountStatus::Unavailable, Vec::new());
+            result.error = Some(PluginError::new(
+                ErrorCode::Forbidden,
+                format!("tenant {id} is not among the tenants this Auvik user can see (removed, or not authorized)"),
+            ));
+            accounts.push(result);
         }
         accounts
     }

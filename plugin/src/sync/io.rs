@@ -188,6 +188,26 @@ pub struct AccountResult {
     pub devices: Option<Vec<DeviceRecord>>,
 }
 
+impl AccountResult {
+    /// A result with everything a read fills in still empty.
+    pub fn without_counts(id: &str, name: &str, tenant_type: Option<TenantType>, status: AccountStatus, sites: Vec<String>) -> Self {
+        AccountResult {
+            account_id: id.to_string(),
+            name: name.to_string(),
+            tenant_type,
+            status,
+            sites,
+            counts: None,
+            average_billable_devices: None,
+            average_error: None,
+            excluded: None,
+            devices_seen: None,
+            error: None,
+            devices: None,
+        }
+    }
+}
+
 /// One device and what became of it, so every number can be audited.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DeviceRecord {

@@ -30,7 +30,14 @@ pub fn run(input: SyncInput, allow_api_url: Option<&str>, transport: &mut dyn Tr
     };
     let mut client = AuvikClient::new(transport, &credentials, options.max_requests);
 
-    if !state.is_started() {
+    let (tree, selection) = if state.is_started() {
+        let tree = state.tree()?;
+        let selection = Selection::new(&tree, &options)?;
+        if !state.covers(&selection) {
+            return Err(PluginError::invalid_input("resume_token", "does not cover the accounts these options select; start again without it"));
+        }
+        (tree, selection)
+    } else {
         let tree = match fetch_tenant_tree(&mut client) {
             Ok(tree) => tree,
             Err(FetchError::Failed(error)) => return Err(error),
@@ -45,12 +52,8 @@ pub fn run(input: SyncInput, allow_api_url: Option<&str>, transport: &mut dyn Tr
         };
         let selection = Selection::new(&tree, &options)?;
         state = SyncState::start(&tree, &selection).with_totals(state.totals().clone());
-    }
-    let tree = state.tree()?;
-    let selection = Selection::new(&tree, &options)?;
-    if !state.covers(&selection) {
-        return Err(PluginError::invalid_input("resume_token", "does not cover the accounts these options select; start again without it"));
-    }
+        (tree, selection)
+    };
     progress::info(format!("sync: {} tenants, {} accounts selected", tree.tenants().len(), selection.units.len()));
 
     let mut call = SyncCall::new(&mut state, &selection, &options);
